@@ -1,0 +1,28 @@
+#pragma once
+/// Version and the one error type of the library.
+
+#include <stdexcept>
+#include <string>
+
+#define NCP_VERSION_MAJOR 0
+#define NCP_VERSION_MINOR 1
+#define NCP_VERSION_PATCH 0
+
+namespace ncp {
+
+/// Library version as "major.minor.patch".
+inline constexpr const char* version = "0.1.0";
+
+/// Every error ncp reports: the message names the offending input (file, key, position, value).
+class error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Thrown for command-line misuse; programs exit with status 2 instead of 1.
+class usage_error : public error {
+public:
+    using error::error;
+};
+
+}  // namespace ncp
