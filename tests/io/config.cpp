@@ -1,6 +1,7 @@
 /// The YAML run configuration: the shipped configs, overrides, round trips and every kind of bad input.
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
