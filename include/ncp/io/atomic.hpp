@@ -22,8 +22,9 @@ namespace detail {
 inline std::filesystem::path temporary_sibling(const std::filesystem::path& target) {
     static const std::uint64_t process_tag = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
     static std::atomic<std::uint64_t> counter{0};
-    const auto name = "." + target.filename().string() + "." + std::to_string(process_tag) + "-" +
-                      std::to_string(counter.fetch_add(1)) + ".tmp";
+    std::string name(".");
+    name.append(target.filename().string()).append(".").append(std::to_string(process_tag));
+    name.append("-").append(std::to_string(counter.fetch_add(1))).append(".tmp");
     return target.parent_path() / name;
 }
 
