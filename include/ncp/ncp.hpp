@@ -2,3 +2,10 @@
 /// Umbrella header: everything ncp offers on the CPU. The cuBLAS backend is opt-in: "ncp/backend/cublas.hpp".
 
 #include "ncp/fwd.hpp"
+
+#include "ncp/arch/code.hpp"
+#include "ncp/arch/code_list.hpp"
+#include "ncp/arch/count.hpp"
+#include "ncp/arch/describe.hpp"
+#include "ncp/arch/graph.hpp"
+#include "ncp/arch/nb201.hpp"
