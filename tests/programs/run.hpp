@@ -37,7 +37,10 @@ inline cli_result run_cli(const std::vector<std::string>& args, const std::strin
     fs::create_directories(dir);
     std::ofstream(dir / "in") << stdin_text;
     std::string cmd = shell_quote(cli_path().string());
-    for (const auto& a : args) cmd += " " + shell_quote(a);
+    for (const auto& a : args) {
+        cmd += ' ';  // appended apart: g++ 12 warns falsely (-Wrestrict) on " " + string&&
+        cmd += shell_quote(a);
+    }
     cmd += " <" + shell_quote((dir / "in").string()) + " >" + shell_quote((dir / "out").string()) + " 2>" +
            shell_quote((dir / "err").string());
     cli_result r;
