@@ -122,15 +122,15 @@ TEST_CASE("fuse contributions: same always, down from the branch above, 1x1 up f
     const auto& fuse = net.modules[3].fuse;  // 3 -> 4 branches
     REQUIRE(fuse.targets.size() == 3);
     REQUIRE(fuse.spawned.size() == 1);
-    CHECK(!fuse.targets[0].down);
-    CHECK(fuse.targets[0].up);
-    CHECK(fuse.targets[1].down);
-    CHECK(fuse.targets[1].up);
-    CHECK(fuse.targets[2].down);
-    CHECK(!fuse.targets[2].up);
-    CHECK(fuse.targets[0].up->in() == arch::shape{64, 16, 16});
-    CHECK(fuse.targets[0].up->unit.out() == arch::shape{64, 16, 16});  // 1x1 conv at the lower resolution
-    CHECK(fuse.targets[0].up->out() == arch::shape{64, 32, 32});       // then upsampled
+    CHECK(!fuse.targets[0].has_down);
+    CHECK(fuse.targets[0].has_up);
+    CHECK(fuse.targets[1].has_down);
+    CHECK(fuse.targets[1].has_up);
+    CHECK(fuse.targets[2].has_down);
+    CHECK(!fuse.targets[2].has_up);
+    CHECK(fuse.targets[0].up.in() == arch::shape{64, 16, 16});
+    CHECK(fuse.targets[0].up.unit.out() == arch::shape{64, 16, 16});  // 1x1 conv at the lower resolution
+    CHECK(fuse.targets[0].up.out() == arch::shape{64, 32, 32});       // then upsampled
     CHECK(fuse.spawned[0].branch == 3);
     CHECK(fuse.spawned[0].in() == arch::shape{64, 8, 8});
     CHECK(fuse.spawned[0].out() == arch::shape{64, 4, 4});
@@ -141,7 +141,7 @@ TEST_CASE("a setting may also lower its branch count: the dropped branches feed 
     const arch::network net = arch::build_network(s, {64, arch::head_kind::classification, 10});
     const auto& fuse = net.modules[2].fuse;
     REQUIRE(fuse.targets.size() == 1);
-    CHECK(fuse.targets[0].up->in() == arch::shape{48, 8, 8});
+    CHECK(fuse.targets[0].up.in() == arch::shape{48, 8, 8});
     CHECK(net.modules[2].out().size() == 1);
     CHECK(net.out() == arch::shape{10, 1, 1});
 }

@@ -11,7 +11,6 @@
 
 #include <array>
 #include <cstdint>
-#include <optional>
 #include <string_view>
 
 #include "ncp/arch/code.hpp"
@@ -164,36 +163,39 @@ struct basic_block {
 };
 
 /// One output branch of a fuse step: the sum of Down (from branch - 1), Same (from branch) and Up (from
-/// branch + 1), those that exist, then ReLU.
+/// branch + 1), those that exist, then ReLU. Presence is a flag beside an always-initialised member rather than a
+/// std::optional, whose default constructor would write into every unused slot of a network.
 template <class Down = conv_bn_act<3, 2>, class Same = conv_bn_act<3, 1>, class Up = upsampled<conv_bn_act<1, 1>>>
 struct fuse_target {
     static constexpr std::string_view name = "fuse";
-    int branch;              ///< output branch
-    std::optional<Down> down;  ///< from the higher-resolution neighbour, when branch > 0
-    Same same;                 ///< from the same branch (always a conv, even when the channels agree)
-    std::optional<Up> up;      ///< from the lower-resolution neighbour, when it is an input
+    int branch;     ///< output branch
+    bool has_down;  ///< whether `down` contributes (branch > 0)
+    bool has_up;    ///< whether `up` contributes (branch + 1 is an input)
+    Down down;      ///< from the higher-resolution neighbour, when has_down
+    Same same;      ///< from the same branch (always a conv, even when the channels agree)
+    Up up;          ///< from the lower-resolution neighbour, when has_up
 
     /// Output branch `i` (< inputs.size()) with `out_channels` channels.
     static constexpr fuse_target make(int i, const branch_shapes& inputs, int out_channels) {
-        fuse_target t{i, std::nullopt, Same::make(inputs[i], out_channels), std::nullopt};
-        if (i > 0) t.down = Down::make(inputs[i - 1], out_channels);
-        if (static_cast<std::size_t>(i + 1) < inputs.size()) t.up = Up::make(inputs[i + 1], out_channels);
-        return t;
+        const bool d = i > 0;
+        const bool u = static_cast<std::size_t>(i + 1) < inputs.size();
+        return {i, d, u, d ? Down::make(inputs[i - 1], out_channels) : Down{}, Same::make(inputs[i], out_channels),
+                u ? Up::make(inputs[i + 1], out_channels) : Up{}};
     }
     constexpr branch_shapes in() const {
         branch_shapes s;
-        if (down) s.push_back(down->in());
+        if (has_down) s.push_back(down.in());
         s.push_back(same.in());
-        if (up) s.push_back(up->in());
+        if (has_up) s.push_back(up.in());
         return s;
     }
     constexpr shape out() const { return same.out(); }
     template <class F>
     constexpr void for_each_child(F&& f) const {
-        if (down) f(*down);
+        if (has_down) f(down);
         f(same);
-        if (up) f(*up);
-        for (int k = 1; k < 1 + bool(down) + bool(up); ++k) f(add{out()});
+        if (has_up) f(up);
+        for (int k = 1; k < 1 + has_down + has_up; ++k) f(add{out()});
         f(relu{out()});
     }
 };
