@@ -4,11 +4,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
 
 #include "ncp/arch/count.hpp"
+#include "ncp/data/format.hpp"
+#include "test_support.hpp"
 
 namespace arch = ncp::arch;
 
@@ -114,4 +117,30 @@ TEST_CASE("fixed-point text of counts is exact") {
     CHECK(arch::fixed_string(-5, arch::params_m_decimals) == "-0.000005");
     CHECK(arch::fixed_string(0, arch::flops_g_decimals) == "0.000000000");
     CHECK(arch::fixed_string(INT64_MIN, 6) == "-9223372036854.775808");
+}
+
+TEST_CASE("every record of the 8 NAS-Bench-MR settings: counted = stored, to the stored digits") {
+    for (const char* setting : {"seg", "seg-4x", "cls-10c", "cls-50-100", "cls-50-1000", "cls-10-1000", "video",
+                                "video-p"}) {
+        const auto bin = ncp::test::converted(setting);
+        if (!bin) return;
+        const ncp::data::benchmark b = ncp::data::load_benchmark(*bin);
+        CAPTURE(setting);
+        REQUIRE(b.size() == 2507);
+        REQUIRE(b.code_dim() == arch::code_size);
+        const std::size_t flops = b.metric_index("flops");
+        const std::size_t params = b.metric_index("params");
+        int mismatches = 0;
+        for (std::size_t r = 0; r < b.size(); ++r) {
+            const arch::code k = arch::exact_code(std::span<const double>(&b.codes(r, 0), b.code_dim()));
+            // Stored as G and M with at most 9 and 6 decimals: whole units once scaled back.
+            const arch::cost stored{std::llround(b.metrics(r, flops) * 1e9), std::llround(b.metrics(r, params) * 1e6)};
+            if (arch::count(k) != stored) {
+                ++mismatches;
+                MESSAGE("record " << r << " " << arch::to_string(k) << ": counted " << arch::count(k).flops << " / "
+                                  << arch::count(k).params << ", stored " << stored.flops << " / " << stored.params);
+            }
+        }
+        CHECK(mismatches == 0);
+    }
 }

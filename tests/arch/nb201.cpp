@@ -4,11 +4,15 @@
 
 #include <array>
 #include <cmath>
+#include <map>
+#include <set>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "ncp/arch/nb201.hpp"
+#include "ncp/data/format.hpp"
+#include "test_support.hpp"
 
 namespace arch = ncp::arch;
 
@@ -104,4 +108,48 @@ TEST_CASE("invalid one-hot codes, cells and strings are named") {
                    "expected '+' before edge 1"));
     CHECK(contains(msg(std::string(record0_string) + "x"), "unexpected text after the last edge"));
     CHECK(contains(msg("|avg_pool_3x3|"), "edge 0 (\"avg_pool_3x3\") is not op~node"));
+}
+
+TEST_CASE("the op and edge order, read off nas-bench-201/trainval.pkl") {
+    const auto bin = ncp::test::converted("nas-bench-201");
+    if (!bin) return;
+    const ncp::data::benchmark b = ncp::data::load_benchmark(*bin);
+    REQUIRE(b.size() == 15625);
+    REQUIRE(b.code_dim() == arch::nb201_code_size);
+    const std::size_t acc = b.metric_index("Acc");
+    const std::size_t flops = b.metric_index("Flops");
+    std::set<arch::nb201_cell> cells;
+    std::map<std::pair<int, int>, std::map<long, int>> flops_by_convs;  // (1x1, 3x3 count) -> Flops (10 kFLOPs) -> n
+    int dead = 0;
+    for (std::size_t r = 0; r < b.size(); ++r) {
+        const arch::nb201_cell cell = arch::nb201_from_one_hot(std::span<const double>(&b.codes(r, 0), 30));
+        cells.insert(cell);
+        int conv1 = 0;
+        int conv3 = 0;
+        for (int op : cell) {
+            conv1 += arch::nb201_ops[op] == "nor_conv_1x1";
+            conv3 += arch::nb201_ops[op] == "nor_conv_3x3";
+        }
+        ++flops_by_convs[{conv1, conv3}][std::lround(b.metrics(r, flops) * 100)];
+        // `none` on every edge into node 3 (edges 3, 4, 5) cuts the cell: chance accuracy on ImageNet16-120.
+        if (arch::nb201_ops[cell[3]] == "none" && arch::nb201_ops[cell[4]] == "none" &&
+            arch::nb201_ops[cell[5]] == "none") {
+            ++dead;
+            CHECK(b.metrics(r, acc) < 1.0);
+        }
+    }
+    CHECK(cells.size() == 15625);
+    CHECK(dead == 125);
+    CHECK(arch::to_string(arch::nb201_from_one_hot(std::span<const double>(&b.codes(0, 0), 30))) == record0_string);
+    // Without convs every cell costs the skeleton's 7.79 M; each 1x1 conv adds 3.93 M, each 3x3 35.39 M (the
+    // most common value: a few records carry another cell's cost).
+    const auto mode = [](const std::map<long, int>& counts) {
+        return std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) { return a.second < b.second; })
+            ->first;
+    };
+    CHECK(flops_by_convs[{0, 0}].size() == 1);
+    CHECK(mode(flops_by_convs[{0, 0}]) == 779);
+    CHECK(mode(flops_by_convs[{1, 0}]) == 779 + 393);
+    CHECK(mode(flops_by_convs[{0, 1}]) == 779 + 3539);
+    CHECK(mode(flops_by_convs[{2, 2}]) == 779 + 2 * 393 + 2 * 3539);
 }

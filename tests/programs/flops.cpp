@@ -2,12 +2,12 @@
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "ncp/data/format.hpp"
+#include "ncp/io/benchmark_writer.hpp"
 #include "programs/run.hpp"
 
 namespace {
@@ -19,15 +19,11 @@ constexpr const char* first_record =
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-/// A file with `content` in a fresh temporary folder, removed with the object.
-struct temp_file {
-    std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ncp-flops-test-" + std::to_string(::getpid()));
+/// A scratch folder holding codes.txt with `content`.
+struct codes_file {
+    ncp::test::scratch_dir dir{"flops"};
     std::filesystem::path path = dir / "codes.txt";
-    explicit temp_file(const std::string& content) {
-        std::filesystem::create_directories(dir);
-        std::ofstream(path) << content;
-    }
-    ~temp_file() { std::filesystem::remove_all(dir); }
+    explicit codes_file(const std::string& content) { std::ofstream(path) << content; }
 };
 
 }  // namespace
@@ -51,7 +47,7 @@ TEST_CASE("ncp flops takes the convention from --input, --head and --classes, an
 }
 
 TEST_CASE("ncp flops --codes skips blank lines and comments and names the line of each invalid code") {
-    const temp_file f(std::string("# two codes and two mistakes\n") + all64 + "\n\n64_64-bad\n  " + first_record +
+    const codes_file f(std::string("# two codes and two mistakes\n") + all64 + "\n\n64_64-bad\n  " + first_record +
                       "  \r\n" + "64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,12\n");
     const auto r = ncp::test::run_cli({"flops", "--codes", f.path.string()});
     CHECK(r.status == 1);
@@ -105,4 +101,56 @@ TEST_CASE("ncp describe prints the block table, or the JSON setting") {
     CHECK(contains(r.err, "ncp describe: invalid code string \"64_64\""));
     CHECK(ncp::test::run_cli({"describe"}).status == 2);
     CHECK(ncp::test::run_cli({"describe", all64, all64}).status == 2);
+}
+
+TEST_CASE("ncp flops --data counts every record; --compare adds the stored values and the differences") {
+    const ncp::test::scratch_dir dir("flops-data");
+    ncp::data::benchmark b;
+    b.setting = "tiny";
+    b.metric_names = {"top1", "flops", "params"};
+    b.codes = xt::xtensor<double, 2>({3, 27});
+    const std::vector<std::vector<double>> rows = {
+        {64, 64, 2, 2, 64, 2, 2, 2, 64, 64, 2, 2, 2, 2, 64, 64, 64, 2, 2, 2, 2, 2, 64, 64, 64, 64, 64},
+        {64, 64, 2, 2, 64, 2, 2, 2, 64, 64, 2, 2, 2, 2, 64, 64, 64, 2, 2, 2, 2, 2, 64, 64, 64, 64, 65},
+        {64, 64, 2, 2, 64, 2, 2, 2, 64, 64, 2, 2, 2, 2, 64, 64, 64, 2, 2, 2, 2, 2, 64, 64, 64, 64, 64}};
+    for (std::size_t r = 0; r < 3; ++r)
+        for (std::size_t i = 0; i < 27; ++i) b.codes(r, i) = rows[r][i];
+    b.metrics = {{70.0, 1.959638194, 4.128754}, {70.0, 1.0, 1.0}, {70.0, 1.959638190, 4.128755}};
+    const auto path = dir / "tiny.bin";
+    ncp::io::write_benchmark(path, b);
+
+    auto r = ncp::test::run_cli({"flops", "--data", path.string()});
+    CHECK(r.status == 1);
+    CHECK(r.out == std::string("code,flops_g,params_m\n") + all64 + ",1.959638194,4.128754\n" + all64 +
+                       ",1.959638194,4.128754\n");
+    CHECK(contains(r.err, path.string() + " record 1: invalid code: code[26] = 65"));
+
+    r = ncp::test::run_cli({"flops", "--data", path.string(), "--compare"});
+    CHECK(r.status == 1);
+    CHECK(r.out == std::string("code,flops_g,params_m,stored_flops_g,stored_params_m,diff_flops_g,diff_params_m\n") +
+                       all64 + ",1.959638194,4.128754,1.959638194,4.128754,0.000000000,0.000000\n" + all64 +
+                       ",1.959638194,4.128754,1.959638190,4.128755,0.000000004,-0.000001\n");
+
+    CHECK(ncp::test::run_cli({"flops", "--compare", all64}).status == 2);
+    CHECK(ncp::test::run_cli({"flops", "--data", path.string(), all64}).status == 2);
+    r = ncp::test::run_cli({"flops", "--data", (dir / "missing.bin").string()});
+    CHECK(r.status == 1);
+    CHECK(r.out.empty());
+    CHECK(contains(r.err, "missing.bin"));
+}
+
+TEST_CASE("ncp flops --data --compare on the benchmark: no differences") {
+    const auto bin = ncp::test::converted("seg");
+    if (!bin) return;
+    const auto r = ncp::test::run_cli({"flops", "--data", bin->string(), "--compare"});
+    CHECK(r.status == 0);
+    std::size_t rows = 0;
+    std::size_t start = r.out.find('\n') + 1;
+    while (start < r.out.size()) {
+        const std::size_t end = r.out.find('\n', start);
+        CHECK(r.out.substr(start, end - start).ends_with(",0.000000000,0.000000"));
+        ++rows;
+        start = end + 1;
+    }
+    CHECK(rows == 2507);
 }
