@@ -36,10 +36,9 @@ using branch_shapes = detail::static_vector<shape, max_branches>;
 /// Convolution Kernel x Kernel, stride Stride, padding (Kernel - 1) / 2, with a bias when Bias.
 template <int Kernel, int Stride, bool Bias = false>
 struct conv2d {
-    static constexpr std::string_view name = "conv";
-    static constexpr int kernel = Kernel;
-    static constexpr int stride = Stride;
-    static constexpr bool bias = Bias;
+    static constexpr int kernel = Kernel;  ///< kernel side
+    static constexpr int stride = Stride;  ///< stride
+    static constexpr bool bias = Bias;     ///< whether it adds a bias
     shape in;          ///< input tensor
     int out_channels;  ///< output feature maps
 
@@ -55,45 +54,38 @@ struct conv2d {
 
 /// Batch normalisation (affine); output shape = input shape.
 struct batch_norm {
-    static constexpr std::string_view name = "bn";
     shape in;  ///< input (and output) tensor
 };
 
 /// ReLU; output shape = input shape.
 struct relu {
-    static constexpr std::string_view name = "relu";
     shape in;  ///< input (and output) tensor
 };
 
 /// Element-wise sum of two tensors of the same shape.
 struct add {
-    static constexpr std::string_view name = "add";
     shape in;  ///< each operand's (and the output's) shape
 };
 
 /// Nearest-neighbour upsampling.
 struct upsample_nearest {
-    static constexpr std::string_view name = "upsample";
     shape in;   ///< input tensor
     shape out;  ///< output tensor
 };
 
 /// Bilinear resizing (align_corners false).
 struct resize_bilinear {
-    static constexpr std::string_view name = "resize";
     shape in;   ///< input tensor
     shape out;  ///< output tensor
 };
 
 /// Concatenation along channels of tensors of the same height and width.
 struct concat {
-    static constexpr std::string_view name = "concat";
     shape out;  ///< the concatenated tensor
 };
 
 /// Average over height and width, to channels x 1 x 1.
 struct global_avg_pool {
-    static constexpr std::string_view name = "avgpool";
     shape in;  ///< input tensor
 };
 
@@ -102,6 +94,7 @@ struct global_avg_pool {
 /// Conv (no bias) -> batch norm -> ReLU when Relu.
 template <int Kernel, int Stride, bool Relu = true>
 struct conv_bn_act {
+    /// Its name in tables.
     static constexpr std::string_view name = Relu ? "conv-bn-relu" : "conv-bn";
     conv2d<Kernel, Stride> conv;  ///< the convolution
 
@@ -109,8 +102,11 @@ struct conv_bn_act {
     static constexpr conv_bn_act make(shape in, int out_channels) {
         return {conv2d<Kernel, Stride>::make(in, out_channels)};
     }
+    /// Input shape.
     constexpr shape in() const { return conv.in; }
+    /// Output shape.
     constexpr shape out() const { return conv.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         f(conv);
@@ -122,16 +118,20 @@ struct conv_bn_act {
 /// `Unit`, then nearest upsampling by Factor (a fuse contribution from the next lower resolution).
 template <class Unit, int Factor = 2>
 struct upsampled {
+    /// Its name in tables.
     static constexpr std::string_view name = "upsampled";
     Unit unit;  ///< the unit before upsampling
 
     /// `Unit::make(in, out_channels)` followed by the upsampling.
     static constexpr upsampled make(shape in, int out_channels) { return {Unit::make(in, out_channels)}; }
+    /// Input shape.
     constexpr shape in() const { return unit.in(); }
+    /// Output shape.
     constexpr shape out() const {
         const shape u = unit.out();
         return {u.channels, u.height * Factor, u.width * Factor};
     }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         f(unit);
@@ -142,6 +142,7 @@ struct upsampled {
 /// ResNet's BasicBlock with an identity residual: First (3x3 conv-BN-ReLU), Second (3x3 conv-BN), add, ReLU.
 template <class First = conv_bn_act<3, 1, true>, class Second = conv_bn_act<3, 1, false>>
 struct basic_block {
+    /// Its name in tables.
     static constexpr std::string_view name = "basic-block";
     First first;    ///< first unit
     Second second;  ///< second unit, before the residual
@@ -151,8 +152,11 @@ struct basic_block {
         const First f = First::make(in, in.channels);
         return {f, Second::make(f.out(), in.channels)};
     }
+    /// Input shape.
     constexpr shape in() const { return first.in(); }
+    /// Output shape.
     constexpr shape out() const { return second.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         f(first);
@@ -167,6 +171,7 @@ struct basic_block {
 /// std::optional, whose default constructor would write into every unused slot of a network.
 template <class Down = conv_bn_act<3, 2>, class Same = conv_bn_act<3, 1>, class Up = upsampled<conv_bn_act<1, 1>>>
 struct fuse_target {
+    /// Its name in tables.
     static constexpr std::string_view name = "fuse";
     int branch;     ///< output branch
     bool has_down;  ///< whether `down` contributes (branch > 0)
@@ -182,6 +187,7 @@ struct fuse_target {
         return {i, d, u, d ? Down::make(inputs[i - 1], out_channels) : Down{}, Same::make(inputs[i], out_channels),
                 u ? Up::make(inputs[i + 1], out_channels) : Up{}};
     }
+    /// Input shapes, per branch.
     constexpr branch_shapes in() const {
         branch_shapes s;
         if (has_down) s.push_back(down.in());
@@ -189,7 +195,9 @@ struct fuse_target {
         if (has_up) s.push_back(up.in());
         return s;
     }
+    /// Output shape.
     constexpr shape out() const { return same.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         if (has_down) f(down);
@@ -203,14 +211,18 @@ struct fuse_target {
 /// A new branch of a fuse step, made from the fused branch above it by Unit (3x3 stride-2 conv-BN-ReLU).
 template <class Unit = conv_bn_act<3, 2>>
 struct spawn {
+    /// Its name in tables.
     static constexpr std::string_view name = "new-branch";
     int branch;  ///< the new branch
     Unit unit;   ///< from branch - 1
 
     /// Branch `b` from the fused branch b - 1 of shape `from`.
     static constexpr spawn make(int b, shape from, int out_channels) { return {b, Unit::make(from, out_channels)}; }
+    /// Input shape.
     constexpr shape in() const { return unit.in(); }
+    /// Output shape.
     constexpr shape out() const { return unit.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         f(unit);
@@ -220,10 +232,11 @@ struct spawn {
 /// Fuse step of a module: from the previous branches to this module's branches and channels.
 template <class Target = fuse_target<>, class Spawn = spawn<>>
 struct fuse_step {
+    /// Its name in tables.
     static constexpr std::string_view name = "fuse-step";
-    branch_shapes inputs;                                   ///< the previous module's outputs
-    detail::static_vector<Target, max_branches> targets;    ///< output branches fed by inputs
-    detail::static_vector<Spawn, max_branches - 1> spawned; ///< output branches beyond the inputs
+    branch_shapes inputs;                                    ///< the previous module's outputs
+    detail::static_vector<Target, max_branches> targets;     ///< output branches fed by inputs
+    detail::static_vector<Spawn, max_branches - 1> spawned;  ///< output branches beyond the inputs
 
     /// Becomes the fuse step from `in` to module `m`'s branches.
     constexpr void assign(const branch_shapes& in, const module_setting& m) {
@@ -236,13 +249,16 @@ struct fuse_step {
             spawned.push_back(
                 Spawn::make(b, spawned.empty() ? targets.back().out() : spawned.back().out(), m.channels[b]));
     }
+    /// Input shapes, per branch.
     constexpr branch_shapes in() const { return inputs; }
+    /// Output shapes, per branch.
     constexpr branch_shapes out() const {
         branch_shapes s;
         for (const auto& t : targets) s.push_back(t.out());
         for (const auto& n : spawned) s.push_back(n.out());
         return s;
     }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         for (const auto& t : targets) f(t);
@@ -253,9 +269,10 @@ struct fuse_step {
 /// The blocks of one branch of a parallel step.
 template <class Block = basic_block<>>
 struct parallel_branch {
+    /// Its name in tables.
     static constexpr std::string_view name = "branch";
-    int branch;                                           ///< which branch
-    detail::static_vector<Block, max_branches> blocks;    ///< in order (a module has 1..4 per branch)
+    int branch;                                         ///< which branch
+    detail::static_vector<Block, max_branches> blocks;  ///< in order (a module has 1..4 per branch)
 
     /// Becomes `count` blocks on branch `b` of shape `in`.
     constexpr void assign(int b, shape in, int count) {
@@ -263,8 +280,11 @@ struct parallel_branch {
         blocks.clear();
         for (int k = 0; k < count; ++k) blocks.push_back(Block::make(k == 0 ? in : blocks.back().out()));
     }
+    /// Input shape.
     constexpr shape in() const { return blocks[0].in(); }
+    /// Output shape.
     constexpr shape out() const { return blocks.back().out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         for (const auto& b : blocks) f(b);
@@ -274,6 +294,7 @@ struct parallel_branch {
 /// Parallel step of a module: each branch through its own blocks.
 template <class Branch = parallel_branch<>>
 struct parallel_step {
+    /// Its name in tables.
     static constexpr std::string_view name = "parallel-step";
     detail::static_vector<Branch, max_branches> branches;  ///< branch 0 first
 
@@ -282,16 +303,19 @@ struct parallel_step {
         branches.clear();
         for (int b = 0; b < m.branches; ++b) branches.emplace_back().assign(b, in[b], m.blocks[b]);
     }
+    /// Input shapes, per branch.
     constexpr branch_shapes in() const {
         branch_shapes s;
         for (const auto& b : branches) s.push_back(b.in());
         return s;
     }
+    /// Output shapes, per branch.
     constexpr branch_shapes out() const {
         branch_shapes s;
         for (const auto& b : branches) s.push_back(b.out());
         return s;
     }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         for (const auto& b : branches) f(b);
@@ -301,6 +325,7 @@ struct parallel_step {
 /// One module: a fuse step, then a parallel step.
 template <class Fuse = fuse_step<>, class Parallel = parallel_step<>>
 struct module_block {
+    /// Its name in tables.
     static constexpr std::string_view name = "module";
     int index;          ///< position in the network (0-based)
     Fuse fuse;          ///< fuse step
@@ -312,8 +337,11 @@ struct module_block {
         fuse.assign(in, m);
         parallel.assign(fuse.out(), m);
     }
+    /// Input shapes, per branch.
     constexpr branch_shapes in() const { return fuse.in(); }
+    /// Output shapes, per branch.
     constexpr branch_shapes out() const { return parallel.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         f(fuse);
@@ -324,6 +352,7 @@ struct module_block {
 /// The stem: two 3x3 stride-2 conv-BN-ReLU, 3 -> c0 -> c1.
 template <class First = conv_bn_act<3, 2>, class Second = conv_bn_act<3, 2>>
 struct stem {
+    /// Its name in tables.
     static constexpr std::string_view name = "stem";
     First first;    ///< 3 -> c0
     Second second;  ///< c0 -> c1
@@ -333,8 +362,11 @@ struct stem {
         const First f = First::make(in, channels[0]);
         return {f, Second::make(f.out(), channels[1])};
     }
+    /// Input shape.
     constexpr shape in() const { return first.in(); }
+    /// Output shape.
     constexpr shape out() const { return second.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         f(first);
@@ -352,11 +384,12 @@ enum class head_kind {
 /// channel, global average pooling for classification, and Classifier (1x1 conv with bias) to the classes.
 template <class Transform = conv_bn_act<1, 1>, class Classifier = conv2d<1, 1, true>>
 struct head {
+    /// Its name in tables.
     static constexpr std::string_view name = "head";
-    head_kind kind;          ///< which form
-    branch_shapes inputs;    ///< the last module's outputs
-    Transform transform;     ///< on the concatenation
-    Classifier classifier;   ///< to the classes
+    head_kind kind;         ///< which form
+    branch_shapes inputs;   ///< the last module's outputs
+    Transform transform;    ///< on the concatenation
+    Classifier classifier;  ///< to the classes
 
     /// The head of form `kind` on `in`, with `last_channel` and `classes`.
     static constexpr head make(const branch_shapes& in, int last_channel, head_kind kind, int classes) {
@@ -367,8 +400,11 @@ struct head {
         const shape pooled = kind == head_kind::classification ? shape{last_channel, 1, 1} : t.out();
         return {kind, in, t, Classifier::make(pooled, classes)};
     }
+    /// Input shapes, per branch.
     constexpr branch_shapes in() const { return inputs; }
+    /// Output shape.
     constexpr shape out() const { return classifier.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         const shape target = transform.in();

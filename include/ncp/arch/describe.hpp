@@ -158,7 +158,7 @@ std::string block_table(const Network& net) {
     for (const auto& row : cells) table += line(row);
     const cost total = rows.front().total;
     table += "total: " + fixed_string(total.flops, flops_g_decimals) + " G FLOPs, " +
-             fixed_string(total.params, params_m_decimals) + " M params (" + to_string(net.conv) + ")\n";
+             fixed_string(total.params, params_m_decimals) + " M params (" + to_string(net.convention_used) + ")\n";
     return table;
 }
 

@@ -54,18 +54,19 @@ constexpr void validate(const convention& c) {
 /// another head) is a different type built by the same code.
 template <class Stem = stem<>, class Module = module_block<>, class Head = head<>>
 struct basic_network {
+    /// Its name in tables.
     static constexpr std::string_view name = "network";
-    convention conv;                                        ///< what it was built for
-    Stem stem;                                              ///< from the image to branch 0
-    detail::static_vector<Module, max_modules> modules;     ///< in order
-    Head head;                                              ///< to the classes
+    convention convention_used;                          ///< what it was built for
+    Stem stem;                                           ///< from the image to branch 0
+    detail::static_vector<Module, max_modules> modules;  ///< in order
+    Head head;                                           ///< to the classes
 
     /// The network of setting `s` (validated) under `c` (validated).
     static constexpr basic_network make(const network_setting& s, const convention& c) {
         validate(s);
         validate(c);
         basic_network n;
-        n.conv = c;
+        n.convention_used = c;
         n.stem = Stem::make({3, c.input_side, c.input_side}, s.input_channel);
         branch_shapes current{n.stem.out()};
         for (std::size_t m = 0; m < s.modules.size(); ++m) {
@@ -75,8 +76,11 @@ struct basic_network {
         n.head = Head::make(current, s.last_channel, c.head, c.classes);
         return n;
     }
+    /// The image's shape.
     constexpr shape in() const { return stem.in(); }
+    /// The prediction's shape.
     constexpr shape out() const { return head.out(); }
+    /// Calls `f` on each child in forward order.
     template <class F>
     constexpr void for_each_child(F&& f) const {
         f(stem);
