@@ -194,8 +194,8 @@ def number_problem(v):
     """Why `v` cannot be stored as a finite float64, or None."""
     if not is_number(v):
         return f"is {describe(v)}, not a number"
-    if type(v) is int and float(v) != v:
-        return f"is {v}, not exactly representable as a double"
+    if type(v) is int and not -2 ** 53 <= v <= 2 ** 53:
+        return "is an integer beyond +-2**53, not exact as a double"
     if not math.isfinite(v):
         return f"is {v!r}"
     return None
@@ -246,7 +246,8 @@ def check_name(name, what):
 
 
 def extract(records, setting, skip_bad):
-    """(metric names, codes, metrics, skipped problems): the table of valid records, float64 values row-major."""
+    """(metric names, code dimension, codes, metrics, problems of the skipped records): the valid records as
+    float64 tables, record-major."""
     if not isinstance(records, list) or not records:
         raise ConversionError(f"expected a non-empty list of records, found {describe(records)}")
     if not isinstance(records[0], dict):
@@ -266,7 +267,7 @@ def extract(records, setting, skip_bad):
     codes, metrics, problems = array.array("d"), array.array("d"), []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
-            problems.append(f"record {index} is {describe(record)}, not a dict")
+            problems.append(f"record {index}: {describe(record)}, not a dict")
             continue
         found = []
         if "embedding" not in record:

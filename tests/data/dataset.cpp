@@ -24,7 +24,8 @@ benchmark synthetic(const std::string& setting, std::vector<std::string> metrics
     for (std::size_t r = 0; r < records; ++r) {
         for (std::size_t c = 0; c < dim; ++c) b.codes(r, c) = static_cast<double>(8 * ((r >> c) % 4 + 1) + c);
         for (std::size_t m = 0; m < b.metric_names.size(); ++m)
-            b.metrics(r, m) = b.codes(r, 0) * (m + 1) + b.codes(r, dim - 1) / (m + 2.0) + static_cast<double>(setting.size());
+            b.metrics(r, m) =
+                b.codes(r, 0) * (m + 1) + b.codes(r, dim - 1) / (m + 2.0) + static_cast<double>(setting.size());
     }
     return b;
 }

@@ -66,7 +66,8 @@ TEST_CASE("concurrent writers of one file leave one complete version") {
     std::vector<std::thread> writers;
     for (int t = 0; t < 4; ++t)
         writers.emplace_back([&, t] {
-            for (int i = 0; i < 50; ++i) ncp::io::atomic_write(dir / "f.txt", std::string(10000, static_cast<char>('a' + t)));
+            for (int i = 0; i < 50; ++i)
+                ncp::io::atomic_write(dir / "f.txt", std::string(10000, static_cast<char>('a' + t)));
         });
     for (auto& w : writers) w.join();
     const auto text = slurp(dir / "f.txt");

@@ -57,12 +57,13 @@ TEST_CASE("ncp info summarises a benchmark file") {
 TEST_CASE("ncp info on every NAS-Bench-MR setting") {
     const std::vector<std::string> seg{"mIoU", "mAcc", "aAcc", "flops", "params"};
     const std::vector<std::string> cls{"top1", "top5", "flops", "params"};
-    for (const auto& [setting, names] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+    for (const auto& entry : std::vector<std::pair<std::string, std::vector<std::string>>>{
              {"seg", seg}, {"seg-4x", seg}, {"cls-10c", cls}, {"cls-50-100", cls}, {"cls-50-1000", cls},
              {"cls-10-1000", cls}, {"video", cls}, {"video-p", cls}, {"nas-bench-201", {"Acc", "Flops", "Params"}}}) {
+        const auto& [setting, names] = entry;
         const auto file = ncp::test::converted(setting);
         if (!file) return;
-        INFO(setting);
+        INFO(entry.first);
         check_summary(*file, setting == "nas-bench-201" ? 15625 : 2507, names);
     }
 }

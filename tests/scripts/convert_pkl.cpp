@@ -218,10 +218,11 @@ TEST_CASE("a pickle that would run code is refused before any of it runs") {
          "        return (np.core.multiarray._reconstruct, (1, (10 ** 12,), b'b'))\ndump([Evil()])",
          "_reconstruct call"},
     };
-    for (const auto& [body, global] : attacks) {
+    for (const auto& attack : attacks) {
+        const auto& [body, global] = attack;
         make_pickle(pkl, body);
         const auto r = convert({pkl.string(), (dir / "seg/out.bin").string()});
-        INFO(body << "\n" << r.err);
+        INFO(attack.first << "\n" << r.err);
         check_refused(r, pkl, dir / "seg/out.bin");
         CHECK(contains(r.err, "refus"));
         CHECK(contains(r.err, global));
@@ -251,21 +252,23 @@ dump(records))");
     check_values(b, reference_rows(dir / "ref.pkl", b.metric_names), {0, 1, 2, 4, 5, 6, 8, 9});
 }
 
-TEST_CASE("NaN and infinite metrics are refused; --skip-bad accepts the rest and prints the count") {
+TEST_CASE("NaN, infinite and inexact metrics are refused; --skip-bad accepts the rest and prints the count") {
     const ncp::test::scratch_dir dir("convert");
     const auto pkl = dir / "cls-10c/trainval.pkl";
     make_pickle(pkl, R"(
 records = [cls(i) for i in range(10)]
 records[2]['top1'] = float('nan')
 records[5]['flops'] = float('-inf')
+records[7]['params'] = 10 ** 400
 dump(records))");
     auto r = convert({pkl.string(), (dir / "out.bin").string()});
     check_refused(r, pkl, dir / "out.bin");
-    CHECK(contains(r.err, "record 2: key 'top1' is nan; record 5: key 'flops' is -inf"));
+    CHECK(contains(r.err, "record 2: key 'top1' is nan; record 5: key 'flops' is -inf; record 7: key 'params' is an "
+                          "integer beyond +-2**53"));
     r = convert({pkl.string(), (dir / "out.bin").string(), "--skip-bad"});
     REQUIRE_MESSAGE(r.status == 0, r.err);
-    CHECK(contains(r.err, "skipped 2 bad record(s) of 10"));
-    CHECK(ncp::data::load_benchmark(dir / "out.bin").size() == 8);
+    CHECK(contains(r.err, "skipped 3 bad record(s) of 10"));
+    CHECK(ncp::data::load_benchmark(dir / "out.bin").size() == 7);
 }
 
 TEST_CASE("codes of the wrong length or type and non-numeric metrics are refused by index") {
@@ -327,10 +330,11 @@ TEST_CASE("all nine NAS-Bench-MR pickles convert, every value equal to the pickl
         {"video-p", {"top1", "top5", "flops", "params"}},
         {"nas-bench-201", {"Acc", "Flops", "Params"}},
     };
-    for (const auto& [setting, metrics] : settings) {
+    for (const auto& entry : settings) {
+        const auto& [setting, metrics] = entry;
         const auto file = ncp::test::converted(setting);
         if (!file) return;
-        INFO(setting);
+        INFO(entry.first);
         const auto b = ncp::data::load_benchmark(*file);
         CHECK(b.setting == setting);
         CHECK(b.metric_names == metrics);
