@@ -84,10 +84,11 @@ constexpr bool is_conv_unit<conv_bn_act<K, S, Relu>> = true;
 /// Collects a row per block, and per convolution not inside a conv unit (the classifier); the leaves inside a
 /// row's conv unit and the free operations would only repeat what the row says.
 struct row_collector {
-    std::vector<block_row> rows;
+    std::vector<block_row> rows;                      ///< collected so far
     std::vector<std::optional<int>> branch_at_depth;  ///< the branch in force at each depth of the current path
     int unit_depth = -1;                              ///< depth of the conv unit being walked, or -1
 
+    /// Takes the next node of the walk.
     template <class Node>
     void operator()(const Node& node, int depth) {
         branch_at_depth.resize(static_cast<std::size_t>(depth) + 1);
@@ -98,19 +99,16 @@ struct row_collector {
         if (unit_depth >= 0) return;
         if constexpr (block<Node> || is_conv_leaf<Node>) {
             if constexpr (is_conv_unit<Node>) unit_depth = depth;
-            rows.push_back({depth, type_text(node), branch, shape_text(shape_in(node)), shape_text(shape_out(node)),
+            rows.push_back({depth, type_text(node), branch, shape_text(shape_in(node)), shape_text(node.out()),
                             count(node)});
         }
     }
 
+    /// A leaf convolution stores its input shape; a block computes it.
     template <class Node>
     static auto shape_in(const Node& node) {
         if constexpr (is_conv_leaf<Node>) return node.in;
         else return node.in();
-    }
-    template <class Node>
-    static auto shape_out(const Node& node) {
-        return node.out();
     }
 };
 
