@@ -71,7 +71,8 @@ private:
 /// A stored value in G or M as whole units; throws ncp::error naming the record when it is out of range.
 std::int64_t stored_units(double value, double scale, const std::string& where) {
     const double units = std::round(value * scale);
-    if (!(std::abs(units) < 9e18)) throw ncp::error(where + ": stored value " + std::to_string(value) + " is out of range");
+    if (!(std::abs(units) < 9e18))
+        throw ncp::error(where + ": stored value " + std::to_string(value) + " is out of range");
     return static_cast<std::int64_t>(units);
 }
 

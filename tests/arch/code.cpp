@@ -57,7 +57,8 @@ TEST_CASE("the all-64 code reads the same in both forms and prints back") {
 
 TEST_CASE("the setting of a code lists each stage's modules, as the benchmark's inverted_residual_setting") {
     // The README's example: 96_128-1_1_1_48-1_2_1_1_128_8-1_3_1_1_1_128_128_120-4_4_4_4_4_4_128_128_128_128-64.
-    const arch::code k = arch::parse_code("96_128-1_1_1_48-1_2_1_1_128_8-1_3_1_1_1_128_128_120-4_4_4_4_4_4_128_128_128_128-64");
+    const arch::code k =
+        arch::parse_code("96_128-1_1_1_48-1_2_1_1_128_8-1_3_1_1_1_128_128_120-4_4_4_4_4_4_128_128_128_128-64");
     const arch::network_setting s = arch::to_setting(k);
     CHECK(s.input_channel == std::array<int, 2>{96, 128});
     CHECK(s.last_channel == 64);
@@ -65,7 +66,8 @@ TEST_CASE("the setting of a code lists each stage's modules, as the benchmark's 
     CHECK(s.modules[0] == arch::module_setting{1, {1}, {48}});
     CHECK(s.modules[1] == arch::module_setting{2, {1, 1}, {128, 8}});
     CHECK(s.modules[2] == arch::module_setting{3, {1, 1, 1}, {128, 128, 120}});
-    for (std::size_t m = 3; m < 7; ++m) CHECK(s.modules[m] == arch::module_setting{4, {4, 4, 4, 4}, {128, 128, 128, 128}});
+    for (std::size_t m = 3; m < 7; ++m)
+        CHECK(s.modules[m] == arch::module_setting{4, {4, 4, 4, 4}, {128, 128, 128, 128}});
     CHECK(arch::to_code(s) == k);
 }
 
@@ -131,7 +133,8 @@ TEST_CASE("string-form errors name the group and number") {
                    "group 2 has 3 numbers (expected 4)"));
     CHECK(contains(msg("64_64-2_1_2_64_8-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64"),
                    "group 2 has more than 4 numbers"));
-    CHECK(contains(msg("64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64"), "5 groups (expected 6)"));
+    CHECK(contains(msg("64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64"),
+                   "5 groups (expected 6)"));
     CHECK(contains(msg("64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64-8"),
                    "more than 6 groups"));
     CHECK(contains(msg(std::string(all64_string) + "-"), "more than 6 groups"));
@@ -142,10 +145,12 @@ TEST_CASE("string-form errors name the group and number") {
 TEST_CASE("comma-form errors name the position") {
     const auto msg = [](const std::string& text) { return error_of([&] { arch::parse_code_ints(text); }); };
     CHECK(contains(msg("64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64"), "26 numbers (expected 27)"));
-    CHECK(contains(msg("64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,64,64"), "more than 27 numbers"));
+    CHECK(contains(msg("64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,64,64"),
+                   "more than 27 numbers"));
     CHECK(contains(msg("64,64,2,2,x,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,64"),
                    "code[4] (\"x\") is not a non-negative integer"));
-    CHECK(contains(msg("64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,"), "code[26] (\"\") is empty"));
+    CHECK(contains(msg("64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,"),
+                   "code[26] (\"\") is empty"));
     CHECK(contains(msg("64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,64 junk"),
                    "code[26] (\"64 junk\")"));
     CHECK(contains(msg("[64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,64"), "without closing"));

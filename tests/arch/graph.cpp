@@ -95,7 +95,8 @@ TEST_CASE("shapes of every module, branch and head follow the setting for any si
 }
 
 TEST_CASE("the walk meets every convolution in forward order, chained shape to shape within a branch") {
-    const arch::code k = arch::parse_code("16_32-1_1_2_24-1_2_1_3_40_48-1_3_1_1_2_56_64_72-1_4_1_1_1_1_80_88_96_104-112");
+    const arch::code k =
+        arch::parse_code("16_32-1_1_2_24-1_2_1_3_40_48-1_3_1_1_2_56_64_72-1_4_1_1_1_1_80_88_96_104-112");
     const arch::network net = arch::build_network(k);
     conv_recorder rec;
     arch::walk(net, rec);

@@ -100,11 +100,13 @@ TEST_CASE("invalid one-hot codes, cells and strings are named") {
     const auto msg = [](const std::string& s) { return error_of([&] { arch::parse_nb201(s); }); };
     CHECK(contains(msg("|avg_pool_3x3~0|+|conv~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"),
                    "edge 1 has unknown op \"conv\""));
-    CHECK(contains(msg("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~0|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"),
+    CHECK(contains(msg("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~0|+|nor_conv_1x1~0|skip_connect~1|"
+                       "skip_connect~2|"),
                    "edge 2 comes from node \"0\" (expected 1)"));
     CHECK(contains(msg("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|"),
                    "edge 5 is not closed"));
-    CHECK(contains(msg("|avg_pool_3x3~0||nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"),
+    CHECK(contains(msg("|avg_pool_3x3~0||nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|"
+                       "skip_connect~2|"),
                    "expected '+' before edge 1"));
     CHECK(contains(msg(std::string(record0_string) + "x"), "unexpected text after the last edge"));
     CHECK(contains(msg("|avg_pool_3x3|"), "edge 0 (\"avg_pool_3x3\") is not op~node"));

@@ -144,7 +144,8 @@ constexpr code exact_code(std::span<const double> values) {
     code c{};
     for (std::size_t i = 0; i < code_size; ++i) {
         const double v = values[i];
-        if (!(v >= -detail::max_parsed && v <= detail::max_parsed) || static_cast<double>(static_cast<long long>(v)) != v)
+        const bool in_range = v >= -detail::max_parsed && v <= detail::max_parsed;  // false for NaN
+        if (!in_range || static_cast<double>(static_cast<long long>(v)) != v)
             throw error("invalid code: code[" + std::to_string(i) + "] = " + std::to_string(v) +
                         " is not an integer");
         c[i] = static_cast<int>(v);
