@@ -10,6 +10,7 @@
 #include "ncp/arch/describe.hpp"
 #include "ncp/arch/graph.hpp"
 #include "ncp/arch/nb201.hpp"
+#include "ncp/arch/synthetic.hpp"
 #include "ncp/io/atomic.hpp"
 #include "ncp/io/json.hpp"
 #include "ncp/io/benchmark_writer.hpp"
