@@ -172,11 +172,11 @@ private:
         return p;
     }
 
-    code m_best{};
-    double m_best_log_flops = 0;
-    std::array<double, code_size> m_dimension_weights{};
-    std::array<double, synthetic_balance_pairs.size()> m_balance_weights{};
-    std::array<double, synthetic_width_depth_pairs.size()> m_width_depth_weights{};
+    code m_best{};                                                                   ///< c*
+    double m_best_log_flops = 0;                                                     ///< t*
+    std::array<double, code_size> m_dimension_weights{};                             ///< a_i
+    std::array<double, synthetic_balance_pairs.size()> m_balance_weights{};          ///< b_ij
+    std::array<double, synthetic_width_depth_pairs.size()> m_width_depth_weights{};  ///< w_ij
 };
 
 /// The true mIoU of `c` on the landscape of `options.seed`.
