@@ -3,6 +3,9 @@
 // with lr 3 on the code, clamp to the bounds.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "predictor.hpp"
 
 namespace {
@@ -34,4 +37,7 @@ void ncp_step(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(ncp_step)->Unit(benchmark::kMicrosecond);
+// On a shared machine the fastest repetition is the honest figure: run with --benchmark_repetitions.
+BENCHMARK(ncp_step)->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", [](const std::vector<double>& v) {
+    return *std::min_element(v.begin(), v.end());
+});

@@ -6,6 +6,9 @@
 // input gradient is needed for the input BatchNorm's gamma and beta). 3 x 2 x 13.55 M = 81.3 MFLOP per step.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "predictor.hpp"
 
 namespace {
@@ -39,4 +42,7 @@ void train_step(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(train_step)->Unit(benchmark::kMillisecond);
+// On a shared machine the fastest repetition is the honest figure: run with --benchmark_repetitions.
+BENCHMARK(train_step)->Unit(benchmark::kMillisecond)->ComputeStatistics("min", [](const std::vector<double>& v) {
+    return *std::min_element(v.begin(), v.end());
+});

@@ -44,6 +44,7 @@ struct f32 {
     static vec broadcast(float v) { return _mm512_set1_ps(v); }
     /// Elements [0, count) of p and zeros beyond; the masked-off memory is not read.
     static vec load(const float* p, index_t count) { return _mm512_maskz_loadu_ps(first(count), p); }
+    static vec load(const float* p) { return _mm512_loadu_ps(p); }
     static void store(float* p, vec v, index_t count) { _mm512_mask_storeu_ps(p, first(count), v); }
     static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
     static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
@@ -57,15 +58,16 @@ struct f64 {
     static vec zero() { return _mm512_setzero_pd(); }
     static vec broadcast(double v) { return _mm512_set1_pd(v); }
     static vec load(const double* p, index_t count) { return _mm512_maskz_loadu_pd(first(count), p); }
+    static vec load(const double* p) { return _mm512_loadu_pd(p); }
     static void store(double* p, vec v, index_t count) { _mm512_mask_storeu_pd(p, first(count), v); }
     static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
     static vec add(vec a, vec b) { return _mm512_add_pd(a, b); }
     static double sum(vec v) { return _mm512_reduce_add_pd(v); }
 };
 
-/// y = alpha x M + beta y for a contiguous vector x of k elements, with masked loads. Eigen's GEMV finishes rows
-/// that are not a multiple of the vector width (the 27 inputs of the NCP predictor) with scalar code and reduces
-/// each dot product on its own; at batch 1 these products are most of an NCP step.
+/// y = alpha x M + beta y for a contiguous vector x of k elements: the batch-1 products that are most of an NCP
+/// step. Eigen's GEMV finishes rows that are not a multiple of the vector width (the predictor's 27 inputs) with
+/// scalar code and reads slower than these loops; full vectors use plain loads, only the last partial one a mask.
 template <class S>
 struct vector_products {
     using T = typename S::value;
@@ -76,7 +78,9 @@ struct vector_products {
     /// y[j] = alpha sum_l x[l] M[j ld + l] + beta y[j] (M is n x k). beta == 0 ignores y's old contents.
     static void run(bool rows, index_t n, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
         if (!rows) {
-            dots(n, k, alpha, x, mat, ld, beta, y);
+            const index_t blocks = n - n % 4;
+            for (index_t j = 0; j < blocks; j += 4) dot_block<4>(j, k, alpha, x, mat, ld, beta, y);
+            for (index_t r = 0; r < n % 4; ++r) dot_block<1>(blocks + r, k, alpha, x, mat, ld, beta, y);
         } else if (n > 4 * lanes) {
             combine_rows<8>(n, k, alpha, x, mat, ld, beta, y);
         } else if (n > 2 * lanes) {
@@ -89,9 +93,10 @@ struct vector_products {
     }
 
 private:
-    static void finish(T* y, vec acc, index_t count, T alpha, T beta) {
-        const vec old = beta == T(0) ? S::zero() : S::fma(S::broadcast(beta), S::load(y, count), S::zero());
-        S::store(y, S::fma(S::broadcast(alpha), acc, old), count);
+    /// Elements [0, count) of p; with Partial, zeros from `count` on (the masked-off memory is not read).
+    template <bool Partial>
+    static vec load(const T* p, index_t count) {
+        return Partial ? S::load(p, count) : S::load(p);
     }
 
     /// Columns in blocks of V vectors held in registers while the rows of M stream past; even and odd rows feed
@@ -100,42 +105,52 @@ private:
     static void combine_rows(index_t n, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
         for (index_t j0 = 0; j0 < n; j0 += V * lanes) {
             const index_t width = std::min(V * lanes, n - j0);
-            vec even[V], odd[V];
-            for (int v = 0; v < V; ++v) even[v] = odd[v] = S::zero();
-            index_t l = 0;
-            for (; l + 1 < k; l += 2) {
-                const vec x0 = S::broadcast(x[l]);
-                const vec x1 = S::broadcast(x[l + 1]);
-                const T* row = mat + l * ld + j0;
-                for (int v = 0; v < V; ++v) {
-                    even[v] = S::fma(x0, S::load(row + v * lanes, width - v * lanes), even[v]);
-                    odd[v] = S::fma(x1, S::load(row + ld + v * lanes, width - v * lanes), odd[v]);
-                }
-            }
-            if (l < k) {
-                const vec x0 = S::broadcast(x[l]);
-                const T* row = mat + l * ld + j0;
-                for (int v = 0; v < V; ++v) even[v] = S::fma(x0, S::load(row + v * lanes, width - v * lanes), even[v]);
-            }
-            for (int v = 0; v < V && v * lanes < width; ++v) {
-                finish(y + j0 + v * lanes, S::add(even[v], odd[v]), width - v * lanes, alpha, beta);
+            if (width == V * lanes) {
+                combine_block<V, false>(width, k, alpha, x, mat + j0, ld, beta, y + j0);
+            } else {
+                combine_block<V, true>(width, k, alpha, x, mat + j0, ld, beta, y + j0);
             }
         }
     }
-
-    /// R dot products at a time, each over the whole of x (R rows of M stream together).
-    static void dots(index_t n, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
-        index_t j = 0;
-        for (; j + 8 <= n; j += 8) dot_block<8>(j, k, alpha, x, mat, ld, beta, y);
-        for (; j < n; ++j) dot_block<1>(j, k, alpha, x, mat, ld, beta, y);
+    template <int V, bool Partial>
+    static void combine_block(index_t width, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
+        vec even[V], odd[V];
+        for (int v = 0; v < V; ++v) even[v] = odd[v] = S::zero();
+        const index_t pairs = k / 2;
+        for (index_t p = 0; p < pairs; ++p) {
+            const vec x0 = S::broadcast(x[2 * p]);
+            const vec x1 = S::broadcast(x[2 * p + 1]);
+            const T* row = mat + 2 * p * ld;
+            for (int v = 0; v < V; ++v) {
+                even[v] = S::fma(x0, load<Partial>(row + v * lanes, width - v * lanes), even[v]);
+                odd[v] = S::fma(x1, load<Partial>(row + ld + v * lanes, width - v * lanes), odd[v]);
+            }
+        }
+        if (k % 2 != 0) {
+            const vec x0 = S::broadcast(x[k - 1]);
+            const T* row = mat + (k - 1) * ld;
+            for (int v = 0; v < V; ++v) even[v] = S::fma(x0, load<Partial>(row + v * lanes, width - v * lanes), even[v]);
+        }
+        for (int v = 0; v < V && v * lanes < width; ++v) {
+            const index_t count = width - v * lanes;
+            const vec old = beta == T(0) ? S::zero() : S::fma(S::broadcast(beta), S::load(y + v * lanes, count), S::zero());
+            S::store(y + v * lanes, S::fma(S::broadcast(alpha), S::add(even[v], odd[v]), old), count);
+        }
     }
+
+    /// R (4 or 1) dot products at a time, each over the whole of x (R rows of M stream together).
     template <int R>
     static void dot_block(index_t j, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
         vec acc[R];
         for (int r = 0; r < R; ++r) acc[r] = S::zero();
-        for (index_t l = 0; l < k; l += lanes) {
-            const vec xv = S::load(x + l, k - l);
-            for (int r = 0; r < R; ++r) acc[r] = S::fma(S::load(mat + (j + r) * ld + l, k - l), xv, acc[r]);
+        const index_t full = k - k % lanes;
+        for (index_t l = 0; l < full; l += lanes) {
+            const vec xv = S::load(x + l);
+            for (int r = 0; r < R; ++r) acc[r] = S::fma(S::load(mat + (j + r) * ld + l), xv, acc[r]);
+        }
+        if (full < k) {
+            const vec xv = S::load(x + full, k - full);
+            for (int r = 0; r < R; ++r) acc[r] = S::fma(S::load(mat + (j + r) * ld + full, k - full), xv, acc[r]);
         }
         for (int r = 0; r < R; ++r) {
             y[j + r] = beta == T(0) ? alpha * S::sum(acc[r]) : alpha * S::sum(acc[r]) + beta * y[j + r];
@@ -190,14 +205,12 @@ struct kernels<backend::eigen_cpu> {
                      const T* b, index_t ldb, T beta, T* c, index_t ldc) {
         if (m <= 0 || n <= 0) return;
 #if defined(__AVX512F__)
-        // A vector times a matrix whose contiguous dimension is not a multiple of the vector width: Eigen's GEMV is
-        // as fast as memory allows otherwise.
-        constexpr index_t lanes = 64 / sizeof(T);
-        if (m == 1 && (!trans_a || lda == 1) && (trans_b ? k : n) % lanes != 0) {
+        // A vector times a matrix (batch 1): see avx512::vector_products.
+        if (m == 1 && (!trans_a || lda == 1)) {
             vector_products<T>::run(!trans_b, n, k, alpha, a, b, ldb, beta, c);
             return;
         }
-        if (n == 1 && ldc == 1 && (trans_b || ldb == 1) && (trans_a ? m : k) % lanes != 0) {
+        if (n == 1 && ldc == 1 && (trans_b || ldb == 1)) {
             vector_products<T>::run(trans_a, m, k, alpha, b, a, lda, beta, c);
             return;
         }
