@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "ncp/autograd/tape.hpp"
 
