@@ -97,3 +97,15 @@ TEST_CASE_TEMPLATE("math::rsqrt matches 1 / std::sqrt", T, float, double) {
     CHECK(std::isnan(math::rsqrt(T(-1))));
     CHECK(std::isnan(math::rsqrt(std::numeric_limits<T>::quiet_NaN())));
 }
+
+TEST_CASE_TEMPLATE("clamp, select and sign", T, float, double) {
+    CHECK(fn::clamp::apply(T(-3), T(-1), T(2)) == T(-1));
+    CHECK(fn::clamp::apply(T(5), T(-1), T(2)) == T(2));
+    CHECK(fn::clamp::apply(T(0.5), T(-1), T(2)) == T(0.5));
+    CHECK(std::isnan(fn::clamp::apply(std::numeric_limits<T>::quiet_NaN(), T(-1), T(2))));
+    CHECK(math::select(true, T(1.5), T(-2)) == T(1.5));
+    CHECK(math::select(false, T(1.5), T(-2)) == T(-2));
+    CHECK(math::sign(T(-0.1)) == T(-1));
+    CHECK(math::sign(T(0)) == T(0));
+    CHECK(math::sign(std::numeric_limits<T>::quiet_NaN()) == T(0));
+}

@@ -1,6 +1,7 @@
 #pragma once
-/// The host CPU backend: GEMM through Eigen's blocked kernels on Eigen::Map, element-wise loops the compiler
-/// vectorises. Single-threaded: the library never starts threads of its own.
+/// The host CPU backend: GEMM through Eigen's blocked kernels on Eigen::Map (vector-times-matrix products through
+/// AVX-512 loops where the build targets AVX-512), element-wise loops the compiler vectorises. Single-threaded: the
+/// library never starts threads of its own.
 
 // GCC 12 warns about the intrinsics headers' deliberately undefined AVX-512 registers inside Eigen's GEMM packing
 // (GCC bug 105593, fixed in 12.3). The warning's location is in those headers, first included here.
@@ -205,7 +206,8 @@ struct kernels<backend::eigen_cpu> {
     template <class T>
     static void from_host(index_t n, const T* host, T* dst) { copy(n, host, dst); }
 
-    /// Row-major C = alpha op(A) op(B) + beta C through Eigen's GEMM (GEMV when m or n is 1), without temporaries.
+    /// Row-major C = alpha op(A) op(B) + beta C through Eigen's GEMM without temporaries; when m or n is 1,
+    /// avx512::vector_products if available, else Eigen's GEMV.
     template <class T>
     static void gemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda,
                      const T* b, index_t ldb, T beta, T* c, index_t ldc) {

@@ -7,7 +7,6 @@
 /// vectorise the loops that call them (std::exp does not vectorise without -ffast-math).
 
 #include <bit>
-#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
