@@ -1,9 +1,17 @@
 #pragma once
-/// Umbrella header: everything ncp offers on the CPU. The cuBLAS backend is opt-in: "ncp/backend/cublas.hpp".
+/// Umbrella header: everything ncp offers on the CPU, layer by layer (see README "library layout").
+/// The cuBLAS backend is opt-in: "ncp/backend/cublas.hpp".
 
 #include "ncp/fwd.hpp"
+
+#include "ncp/backend/eigen_cpu.hpp"
+#include "ncp/tensor/tensor.hpp"
+#include "ncp/autograd/tape.hpp"
+#include "ncp/autograd/ops.hpp"
+
 #include "ncp/data/format.hpp"
 #include "ncp/data/dataset.hpp"
+
 #include "ncp/arch/code.hpp"
 #include "ncp/arch/code_list.hpp"
 #include "ncp/arch/count.hpp"
@@ -11,6 +19,9 @@
 #include "ncp/arch/graph.hpp"
 #include "ncp/arch/nb201.hpp"
 #include "ncp/arch/synthetic.hpp"
+
 #include "ncp/io/atomic.hpp"
 #include "ncp/io/json.hpp"
 #include "ncp/io/benchmark_writer.hpp"
+#include "ncp/io/config.hpp"
+#include "ncp/io/svg.hpp"
