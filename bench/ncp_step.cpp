@@ -15,13 +15,13 @@ using K = ncp::detail::kernels<ncp::backend::eigen_cpu>;
 using view = ncp::detail::view<float>;
 
 void ncp_step(benchmark::State& state) {
-    seg_predictor model;
+    seg_predictor<> model;
     for (parameter<float>* p : model.parameters()) p->requires_grad = false;
     std::mt19937_64 gen(2);
-    parameter<float> code(uniform(1, seg_predictor::inputs, 1.0f, gen));
-    const ncp::Tensor<float> lower = ncp::Tensor<float>::filled(1, seg_predictor::inputs, -1.5f);
-    const ncp::Tensor<float> upper = ncp::Tensor<float>::filled(1, seg_predictor::inputs, 1.5f);
-    const ncp::index_t n = seg_predictor::inputs;
+    parameter<float> code(uniform(1, seg_predictor<>::inputs, 1.0f, gen));
+    const ncp::Tensor<float> lower = ncp::Tensor<float>::filled(1, seg_predictor<>::inputs, -1.5f);
+    const ncp::Tensor<float> upper = ncp::Tensor<float>::filled(1, seg_predictor<>::inputs, 1.5f);
+    const ncp::index_t n = seg_predictor<>::inputs;
     tape<float> t;
     const auto step = [&] {
         t.clear();

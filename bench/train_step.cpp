@@ -17,9 +17,9 @@ using namespace ncp::bench;
 
 void train_step(benchmark::State& state) {
     constexpr ncp::index_t batch = 128;
-    seg_predictor model;
+    seg_predictor<> model;
     std::mt19937_64 gen(1);
-    const ncp::Tensor<float> x = uniform(batch, seg_predictor::inputs, 1.7f, gen);
+    const ncp::Tensor<float> x = uniform(batch, seg_predictor<>::inputs, 1.7f, gen);
     const ncp::Tensor<float> y = uniform(batch, 5, 1.7f, gen);
     const std::vector<parameter<float>*> params = model.parameters();
     tape<float> t;
@@ -34,7 +34,7 @@ void train_step(benchmark::State& state) {
     };
     step();
     for (auto _ : state) step();
-    const double flops = 3 * 2 * batch * seg_predictor::macs_per_sample;
+    const double flops = 3 * 2 * batch * seg_predictor<>::macs_per_sample;
     state.counters["GFLOP/s"] =
         benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
     state.counters["MFLOP/step"] = flops / 1e6;

@@ -10,7 +10,19 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
+// nvcc compiles this header too, in translation units that use the cuBLAS backend. Eigen runs on the host only: keep
+// nvcc from marking its functions __device__, and quiet nvcc's front end about Eigen's sign conversions and unused
+// variables.
+#if defined(__CUDACC__)
+#ifndef EIGEN_NO_CUDA
+#define EIGEN_NO_CUDA
+#endif
+#pragma nv_diag_suppress 68, 177
+#endif
 #include <Eigen/Core>
+#if defined(__CUDACC__)
+#pragma nv_diag_default 68, 177
+#endif
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -260,7 +272,7 @@ struct kernels<backend::eigen_cpu> {
         requires(std::same_as<V, view<T>> && ...)
     static void map(index_t rows, index_t cols, T alpha, T beta, T* out, index_t ld_out, const V&... in) {
         if (rows <= 0 || cols <= 0) return;
-        if (ld_out == cols && (flattens(in, cols) && ...)) {
+        if (ld_out == cols && (in.flattens(cols) && ...)) {
             cols *= rows;
             rows = 1;
         }
@@ -285,7 +297,7 @@ struct kernels<backend::eigen_cpu> {
             return;
         }
         const auto store = [&](index_t i, T s) { out[i] = beta == T(0) ? alpha * s : alpha * s + beta * out[i]; };
-        if (over == axis::all && (flattens(in, cols) && ...)) {
+        if (over == axis::all && (in.flattens(cols) && ...)) {
             cols *= rows;
             rows = 1;
         }
@@ -359,14 +371,6 @@ private:
     template <class T>
     using vector_products = avx512::vector_products<std::conditional_t<std::is_same_v<T, float>, avx512::f32, avx512::f64>>;
 #endif
-
-
-    /// Whether an operand can be read as one long row when the matrix is contiguous.
-    template <class T>
-    static bool flattens(const view<T>& v, index_t cols) {
-        return v.data == nullptr || (v.col_stride == 1 && v.row_stride == cols) ||
-               (v.col_stride == 0 && v.row_stride == 0);
-    }
 
     /// Contiguous pointers to the current chunk of every operand; broadcast operands are expanded into buffers.
     template <class T, std::size_t N>

@@ -62,6 +62,12 @@ struct view {
     static constexpr view scalar(const T* p) { return {p, 0, 0, T(0)}; }
     /// A host value repeated everywhere.
     static constexpr view constant(T v) { return {nullptr, 0, 0, v}; }
+
+    /// Whether, as an operand of a kernel over a contiguous rows x cols matrix, it can be read as one row of
+    /// rows * cols elements (kernels then run one long loop instead of one per row).
+    constexpr bool flattens(index_t cols) const {
+        return data == nullptr || (col_stride == 1 && row_stride == cols) || (col_stride == 0 && row_stride == 0);
+    }
 };
 
 }  // namespace detail

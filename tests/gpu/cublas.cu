@@ -1,0 +1,241 @@
+// What only the cuBLAS backend has: errors without a device, the caching allocator, and agreement with the CPU
+// backend on NCP's seg predictor (forward values and gradients to 1e-4 relative, the same dropout masks); and the
+// program's main. Without a usable CUDA device the main runs only the cases that need none (test suite "no device"),
+// says so, and exits with 77, which ctest reports as a skip.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ncp/autograd/ops.hpp"
+#include "ncp/backend/cublas.hpp"
+
+#include "backends.hpp"
+
+using ncp::index_t;
+using ncp::backend::cublas;
+using ncp::backend::eigen_cpu;
+using namespace ncp::autograd;
+
+namespace {
+
+using gpu_kernels = ncp::detail::kernels<cublas>;
+
+/// The message of the ncp::error that f throws ("" when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const ncp::error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+/// NCP's predictor for seg (spec section 4): trunk BN(27) -> Linear(27, 256) -> BN -> swish -> Dropout(0.5), heads
+/// Linear(256, 128) -> BN -> swish -> Dropout(p) -> Linear(128, |group|) for the groups [mIoU] [mAcc, aAcc]
+/// [flops, params] with p = 0.5, 0.5, 0. Weights come from seeds, so both backends start from the same values.
+template <class B>
+struct seg_predictor {
+    using tensor = ncp::Tensor<float, B>;
+    struct norm {
+        parameter<float, B> gamma, beta;
+        tensor running_mean, running_var;
+        explicit norm(index_t n)
+            : gamma(tensor::filled(1, n, 1)), beta(tensor::filled(1, n, 0)), running_mean(tensor::filled(1, n, 0)),
+              running_var(tensor::filled(1, n, 1)) {}
+        var<float, B> operator()(tape<float, B>& t, const var<float, B>& x, bool training) {
+            return batch_norm(x, t.leaf(gamma), t.leaf(beta), running_mean, running_var, training);
+        }
+    };
+    struct dense {
+        parameter<float, B> weight, bias;
+        dense(index_t in, index_t out, std::uint64_t seed)
+            : weight(ncp::test::uniform<float, B>(out, in, seed, -1 / std::sqrt(in), 1 / std::sqrt(in))),
+              bias(ncp::test::uniform<float, B>(1, out, seed + 1, -1 / std::sqrt(in), 1 / std::sqrt(in))) {}
+        var<float, B> operator()(tape<float, B>& t, const var<float, B>& x) {
+            return linear(x, t.leaf(weight), t.leaf(bias));
+        }
+    };
+    struct head {
+        dense fc;
+        norm bn;
+        float drop;
+        dense out;
+    };
+
+    norm bn0{27};
+    dense fc{27, 256, 1};
+    norm bn1{256};
+    std::vector<head> heads;
+    random_stream stream{233, 0};
+
+    seg_predictor() {
+        const index_t sizes[] = {1, 2, 2};
+        const float drops[] = {0.5f, 0.5f, 0.0f};
+        for (int g = 0; g < 3; ++g) heads.push_back({dense(256, 128, 10 + 4 * g), norm(128), drops[g],
+                                                     dense(128, sizes[g], 12 + 4 * g)});
+    }
+
+    var<float, B> forward(tape<float, B>& t, const var<float, B>& x, bool training) {
+        var<float, B> h = dropout(swish(bn1(t, fc(t, bn0(t, x, training)), training)), 0.5f, stream, training);
+        std::vector<var<float, B>> outs;
+        for (head& g : heads) {
+            outs.push_back(g.out(t, dropout(swish(g.bn(t, g.fc(t, h), training)), g.drop, stream, training)));
+        }
+        return concat_cols(std::span<const var<float, B>>(outs));
+    }
+    /// Every parameter, and whether its gradient is analytically zero: a linear bias feeding a batch norm in training
+    /// (the norm subtracts the batch mean), whose computed gradient is rounding noise.
+    std::vector<std::pair<parameter<float, B>*, bool>> parameters() {
+        std::vector<std::pair<parameter<float, B>*, bool>> all = {
+            {&bn0.gamma, false}, {&bn0.beta, false}, {&fc.weight, false}, {&fc.bias, true},
+            {&bn1.gamma, false}, {&bn1.beta, false}};
+        for (head& g : heads) {
+            for (auto* p : {&g.fc.weight, &g.fc.bias, &g.bn.gamma, &g.bn.beta, &g.out.weight, &g.out.bias}) {
+                all.push_back({p, p == &g.fc.bias});
+            }
+        }
+        return all;
+    }
+};
+
+/// What one backend computes on the seg predictor, on the host: a training step and a search step.
+struct step_results {
+    std::vector<std::vector<float>> values;  ///< outputs and losses of both steps, running statistics
+    std::vector<std::vector<float>> grads;   ///< parameter gradients (training), code gradient (search)
+    std::vector<bool> zero_grad;             ///< per entry of grads: analytically zero
+};
+
+template <class B>
+step_results run_steps() {
+    using tensor = ncp::Tensor<float, B>;
+    seg_predictor<B> model;
+    step_results r;
+    tape<float, B> t;
+    // Training: a batch of 128 z-scored codes, smooth L1 against 5 targets.
+    const tensor codes = ncp::test::uniform<float, B>(128, 27, 100, -2, 2);
+    const tensor targets = ncp::test::uniform<float, B>(128, 5, 101, -2, 2);
+    const var<float, B> out = model.forward(t, t.input(codes), true);
+    const var<float, B> loss = smooth_l1_loss(out, t.input(targets));
+    t.backward(loss);
+    r.values = {out.value().to_host(), loss.value().to_host(), model.bn0.running_mean.to_host(),
+                model.bn1.running_var.to_host()};
+    for (const auto& [p, zero] : model.parameters()) {
+        r.grads.push_back(p->grad.to_host());
+        r.zero_grad.push_back(zero);
+        p->requires_grad = false;
+    }
+    // Search: NCP's objective through the frozen model in eval mode, differentiated w.r.t. 8 start codes.
+    t.clear();
+    parameter<float, B> start(ncp::test::uniform<float, B>(8, 27, 102, -2, 2));
+    const var<float, B> predicted = model.forward(t, t.leaf(start), false);
+    const var<float, B> objective =
+        l1_toward(slice_cols(predicted, 0, 1), 0.1f) + 0.5f * l1_toward(slice_cols(predicted, 3, 1), -0.1f);
+    t.backward(objective);
+    r.values.push_back(predicted.value().to_host());
+    r.values.push_back(objective.value().to_host());
+    r.grads.push_back(start.grad.to_host());
+    r.zero_grad.push_back(false);
+    return r;
+}
+
+double max_abs(const std::vector<float>& v) {
+    double m = 0;
+    for (const float x : v) m = std::max(m, std::abs(double(x)));
+    return m;
+}
+
+/// The largest difference relative to the largest magnitude of the CPU's values.
+double relative_difference(const std::vector<float>& cpu, const std::vector<float>& gpu) {
+    REQUIRE(cpu.size() == gpu.size());
+    double d = 0;
+    for (std::size_t i = 0; i < cpu.size(); ++i) d = std::max(d, std::abs(double(cpu[i]) - double(gpu[i])));
+    return d / std::max(max_abs(cpu), 1e-30);
+}
+
+}  // namespace
+
+TEST_CASE("without a device, the backend's errors name the CUDA call and CUDA's error" *
+          doctest::test_suite("no device")) {
+    const ncp::backend::cuda_devices devices = ncp::backend::probe_cuda_devices();
+    CHECK(devices.count == 0);
+    CHECK(starts_with(devices.problem, "cudaGetDeviceCount "));
+    CHECK(starts_with(error_of([] { ncp::backend::require_cuda_device(); }),
+                      "no CUDA device is usable: cudaGetDeviceCount "));
+    CHECK(gpu_kernels::allocate<float>(0) == nullptr);  // nothing asked, nothing done
+    const std::string malloc_error = error_of([] { (void)gpu_kernels::allocate<float>(10); });
+    CHECK(starts_with(malloc_error, "cuBLAS backend: cudaMalloc of 256 bytes failed: cudaError"));
+    CHECK(starts_with(error_of([] { ncp::Tensor<float, cublas> t(300, 2); }),
+                      "cuBLAS backend: cudaMalloc of 4096 bytes failed: cudaError"));
+    CHECK(starts_with(error_of([] { gpu_kernels::synchronize(); }),
+                      "cuBLAS backend: cudaStreamCreateWithFlags failed: cudaError"));
+    // The error is reported again, not remembered as success or turned into another.
+    CHECK(error_of([] { (void)gpu_kernels::allocate<float>(10); }) == malloc_error);
+}
+
+TEST_CASE("the pool: freed blocks serve later allocations of their size class without cudaMalloc") {
+    using K = gpu_kernels;
+    float* a = K::allocate<float>(1000);  // 4000 bytes: a 4096-byte block
+    K::deallocate(a, 1000);
+    const std::size_t mallocs = K::device_allocations();
+    float* b = K::allocate<float>(900);
+    CHECK(b == a);
+    double* c = K::allocate<double>(512);  // also 4096 bytes, but the block is taken: a new one
+    CHECK(K::device_allocations() == mallocs + 1);
+    K::deallocate(b, 900);
+    K::deallocate(c, 512);
+    // A training-sized step twice: the second one allocates nothing new on the device (reductions' partial sums
+    // included).
+    std::size_t after_first = 0;
+    for (int step = 0; step < 2; ++step) {
+        ncp::Tensor<float, cublas> x = ncp::test::uniform<float, cublas>(700, 400, 7);
+        tape<float, cublas> t;
+        parameter<float, cublas> w(ncp::test::uniform<float, cublas>(30, 400, 8));
+        t.backward(mean(swish(linear(t.input(x), t.leaf(w)))));
+        if (step == 0) after_first = K::device_allocations();
+    }
+    CHECK(K::device_allocations() == after_first);
+}
+
+TEST_CASE("the CPU and cuBLAS backends agree on the seg predictor: values and gradients to 1e-4 relative") {
+    const step_results cpu = run_steps<eigen_cpu>();
+    const step_results gpu = run_steps<cublas>();
+    for (std::size_t k = 0; k < cpu.values.size(); ++k) {
+        CAPTURE(k);
+        CHECK(relative_difference(cpu.values[k], gpu.values[k]) < 1e-4);
+    }
+    double largest = 0;
+    for (const auto& g : cpu.grads) largest = std::max(largest, max_abs(g));
+    for (std::size_t k = 0; k < cpu.grads.size(); ++k) {
+        CAPTURE(k);
+        if (cpu.zero_grad[k]) {  // rounding noise on both sides: both negligible
+            CHECK(max_abs(cpu.grads[k]) < 1e-5 * largest);
+            CHECK(max_abs(gpu.grads[k]) < 1e-5 * largest);
+        } else {
+            CHECK(relative_difference(cpu.grads[k], gpu.grads[k]) < 1e-4);
+        }
+    }
+}
+
+int main(int argc, char** argv) {
+    doctest::Context context(argc, argv);
+    const ncp::backend::cuda_devices devices = ncp::backend::probe_cuda_devices();
+    if (devices.count > 0) {
+        context.addFilter("test-suite-exclude", "no device");
+        return context.run();
+    }
+    std::cout << "skipped: the cuBLAS backend's tests need a CUDA device (" << devices.problem
+              << "); running only the no-device cases\n";
+    context.addFilter("test-suite", "no device");
+    const int failed = context.run();
+    return failed != 0 || context.shouldExit() ? failed : 77;
+}
