@@ -93,11 +93,12 @@ struct seg_predictor {
         }
         return concat_cols(std::span<const var<float, B>>(outs));
     }
-    /// Every parameter, and whether its gradient is analytically zero: a linear bias feeding a batch norm in training
-    /// (the norm subtracts the batch mean), whose computed gradient is rounding noise.
+    /// Every parameter, and whether its gradient is analytically zero: a shift that reaches a batch norm in training
+    /// through linear maps only (the linear biases, the input norm's beta) is cancelled by the norm's batch mean, so
+    /// its computed gradient is rounding noise.
     std::vector<std::pair<parameter<float, B>*, bool>> parameters() {
         std::vector<std::pair<parameter<float, B>*, bool>> all = {
-            {&bn0.gamma, false}, {&bn0.beta, false}, {&fc.weight, false}, {&fc.bias, true},
+            {&bn0.gamma, false}, {&bn0.beta, true}, {&fc.weight, false}, {&fc.bias, true},
             {&bn1.gamma, false}, {&bn1.beta, false}};
         for (head& g : heads) {
             for (auto* p : {&g.fc.weight, &g.fc.bias, &g.bn.gamma, &g.bn.beta, &g.out.weight, &g.out.bias}) {

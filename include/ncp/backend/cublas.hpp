@@ -8,10 +8,9 @@
 /// in translation units compiled as CUDA: `ncp::Tensor<float, ncp::backend::cublas>`, `autograd::tape<float,
 /// ncp::backend::cublas>`, and so on. This is the only header of the library that includes CUDA headers.
 
-#ifndef NCP_WITH_CUBLAS
+#if !defined(NCP_WITH_CUBLAS)
 #error "ncp/backend/cublas.hpp: the cuBLAS backend is not enabled here. Link the CMake target ncp::cublas (configure ncp with -DNCP_WITH_CUBLAS=ON; consumers: find_package(ncp COMPONENTS cublas)), which defines NCP_WITH_CUBLAS and links cuBLAS and the CUDA runtime."
-#endif
-#ifndef __CUDACC__
+#elif !defined(__CUDACC__)
 #error "ncp/backend/cublas.hpp holds CUDA kernels: compile this translation unit as CUDA (a .cu file, or set_source_files_properties(FILE PROPERTIES LANGUAGE CUDA))."
 #endif
 
@@ -80,12 +79,15 @@ inline constexpr int threads = 256;
 /// The most blocks of a grid-stride launch; also the most partial sums of a full reduction.
 inline constexpr index_t max_blocks = 1024;
 
-/// Turns a failed CUDA call into ncp::error naming the call and CUDA's error code.
-inline void check(cudaError_t status, const std::string& call) {
-    if (status == cudaSuccess) return;
+/// Throws ncp::error naming the failed CUDA call and CUDA's error code.
+[[noreturn]] inline void fail(cudaError_t status, const std::string& call) {
     (void)cudaGetLastError();  // a non-sticky error would otherwise be reported again by the next launch check
     throw error("cuBLAS backend: " + call + " failed: " + cudaGetErrorName(status) + " (" +
                 cudaGetErrorString(status) + ")");
+}
+/// fail() unless the CUDA call succeeded.
+inline void check(cudaError_t status, const char* call) {
+    if (status != cudaSuccess) fail(status, call);
 }
 /// Turns a failed cuBLAS call into ncp::error naming the call and the cuBLAS status.
 inline void check(cublasStatus_t status, const char* call) {
@@ -118,7 +120,7 @@ public:
             release();  // cached blocks of other sizes may be what is missing
             status = cudaMalloc(&p, size);
         }
-        check(status, "cudaMalloc of " + std::to_string(size) + " bytes");
+        if (status != cudaSuccess) fail(status, "cudaMalloc of " + std::to_string(size) + " bytes");
         m_mallocs.fetch_add(1, std::memory_order_relaxed);
         return p;
     }
@@ -185,7 +187,10 @@ inline stream_context& context() {
 }
 
 /// Reports a failed kernel launch (bad configuration, no device) as ncp::error naming the kernel.
-inline void check_launch(const char* kernel) { check(cudaGetLastError(), std::string("launching ") + kernel); }
+inline void check_launch(const char* kernel) {
+    const cudaError_t status = cudaGetLastError();
+    if (status != cudaSuccess) fail(status, std::string("launching ") + kernel);
+}
 
 /// Blocks for n work items, `per_thread` each, at most max_blocks (the kernels loop over the rest).
 inline unsigned blocks_for(index_t n, index_t per_thread = 1) {
@@ -356,7 +361,8 @@ struct kernels<backend::cublas> {
     template <class T>
     static void copy(index_t n, const T* src, T* dst) {
         if (n <= 0) return;
-        cuda::check(cudaMemcpyAsync(dst, src, bytes<T>(n), cudaMemcpyDeviceToDevice, stream()), "cudaMemcpyAsync");
+        cuda::check(cudaMemcpyAsync(dst, src, bytes<T>(n), cudaMemcpyDeviceToDevice, stream()),
+                    "cudaMemcpyAsync (device to device)");
     }
     /// dst[0, n) = value.
     template <class T>
@@ -367,14 +373,16 @@ struct kernels<backend::cublas> {
     template <class T>
     static void to_host(index_t n, const T* src, T* host) {
         if (n <= 0) return;
-        cuda::check(cudaMemcpyAsync(host, src, bytes<T>(n), cudaMemcpyDeviceToHost, stream()), "cudaMemcpyAsync");
+        cuda::check(cudaMemcpyAsync(host, src, bytes<T>(n), cudaMemcpyDeviceToHost, stream()),
+                    "cudaMemcpyAsync (device to host)");
         synchronize();
     }
     /// Host memory to device; returns when the copy is done, so the caller may reuse `host` at once.
     template <class T>
     static void from_host(index_t n, const T* host, T* dst) {
         if (n <= 0) return;
-        cuda::check(cudaMemcpyAsync(dst, host, bytes<T>(n), cudaMemcpyHostToDevice, stream()), "cudaMemcpyAsync");
+        cuda::check(cudaMemcpyAsync(dst, host, bytes<T>(n), cudaMemcpyHostToDevice, stream()),
+                    "cudaMemcpyAsync (host to device)");
         synchronize();
     }
 
