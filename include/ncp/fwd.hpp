@@ -1,9 +1,14 @@
 #pragma once
 /// Forward declarations and the default template arguments, declared once here.
 
+#include <cstddef>
+
 #include "ncp/config.hpp"
 
 namespace ncp {
+
+/// Sizes and indices of tensors (signed, like Eigen::Index).
+using index_t = std::ptrdiff_t;
 
 namespace backend {
 /// Host CPU; kernels from Eigen.
