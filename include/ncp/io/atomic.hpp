@@ -1,0 +1,70 @@
+#pragma once
+/// Atomic file output: readers see the old file or the complete new one, never a partial write.
+
+#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "ncp/config.hpp"
+
+namespace ncp::io {
+
+namespace detail {
+
+/// A name beside `target` that no other writer (thread or process) picks: a per-process random tag and a counter.
+inline std::filesystem::path temporary_sibling(const std::filesystem::path& target) {
+    static const std::uint64_t process_tag = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+    static std::atomic<std::uint64_t> counter{0};
+    const auto name = "." + target.filename().string() + "." + std::to_string(process_tag) + "-" +
+                      std::to_string(counter.fetch_add(1)) + ".tmp";
+    return target.parent_path() / name;
+}
+
+}  // namespace detail
+
+/// Writes `target` by calling `write(stream)` on a temporary file in the same folder, then renaming it over
+/// `target`. On any failure (an exception from `write`, a stream error, the rename) the temporary file is removed,
+/// `target` is left as it was, and the error propagates (ncp::error naming `target` for I/O failures). Not fsync'ed:
+/// atomic against concurrent readers, not against power loss.
+template <class Write>
+    requires std::invocable<Write&, std::ostream&>
+void atomic_write(const std::filesystem::path& target, Write&& write) {
+    namespace fs = std::filesystem;
+    if (target.filename().empty()) throw error(target.string() + ": not a file name");
+    const fs::path tmp = detail::temporary_sibling(target);
+    auto discard = [&] {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+    };
+    try {
+        {
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            if (!out) throw error(target.string() + ": cannot create a file in " + tmp.parent_path().string());
+            write(static_cast<std::ostream&>(out));
+            out.close();
+            if (!out) throw error(target.string() + ": write failed");
+        }
+        std::error_code ec;
+        fs::rename(tmp, target, ec);
+        if (ec) throw error(target.string() + ": cannot replace the file (" + ec.message() + ")");
+    } catch (...) {
+        discard();
+        throw;
+    }
+}
+
+/// Writes `contents` to `target` atomically.
+inline void atomic_write(const std::filesystem::path& target, std::string_view contents) {
+    atomic_write(target, [&](std::ostream& out) {
+        out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    });
+}
+
+}  // namespace ncp::io
