@@ -40,6 +40,10 @@ class ConversionError(Exception):
     """An error the user can act on; printed as one line naming the file."""
 
 
+class Refused(pickle.UnpicklingError):
+    """The pickle asks for something outside the allow-list."""
+
+
 def known_setting(setting):
     """(metric names, code kind) of a setting from the spec's table, or None for a setting it does not list."""
     if setting in ("seg", "seg-4x"):
@@ -62,7 +66,7 @@ class _Refusing:
     __slots__ = ()
 
     def __setstate__(self, state):
-        raise pickle.UnpicklingError(f"refusing to set state on {type(self).__name__}")
+        raise Refused(f"setting state on {type(self).__name__}")
 
 
 class _NdarrayType(_Refusing):
@@ -91,7 +95,7 @@ class _DType(_Refusing):
         # numpy writes (3, byteorder, subarray, names, fields, elsize, alignment, flags) for a plain scalar type.
         if (not isinstance(state, tuple) or len(state) != 8 or state[0] != 3 or state[1] not in ("<", ">", "|", "=")
                 or state[2:] != (None, None, None, -1, -1, 0) or self.byteorder is not None):
-            raise pickle.UnpicklingError(f"refusing numpy dtype state {state!r:.80}")
+            raise Refused(f"numpy dtype state {state!r:.80}")
         self.byteorder = state[1]
 
 
@@ -102,7 +106,7 @@ class _DTypeFactory(_Refusing):
 
     def __call__(self, name, align=False, copy=True):
         if not isinstance(name, str) or name not in _DTYPES or align is not False or copy is not True:
-            raise pickle.UnpicklingError(f"refusing numpy dtype {name!r:.40}")
+            raise Refused(f"numpy dtype {name!r:.40}")
         return _DType(name)
 
 
@@ -117,17 +121,17 @@ class _Array(_Refusing):
     def __setstate__(self, state):
         # numpy writes (1, shape, dtype, is_fortran, raw bytes).
         if not isinstance(state, tuple) or len(state) != 5 or state[0] != 1 or self.values is not None:
-            raise pickle.UnpicklingError("refusing numpy array state")
+            raise Refused("numpy array state")
         _, shape, dtype, _, raw = state
         if not (isinstance(shape, tuple) and len(shape) <= 1 and all(type(n) is int and n >= 0 for n in shape)):
-            raise pickle.UnpicklingError(f"refusing numpy array of shape {shape!r:.40} (only 0-D and 1-D arrays)")
+            raise Refused(f"numpy array of shape {shape!r:.40} (only 0-D and 1-D arrays)")
         if not isinstance(dtype, _DType) or dtype.byteorder is None or not isinstance(raw, bytes):
-            raise pickle.UnpicklingError("refusing numpy array without a numeric dtype and raw bytes")
+            raise Refused("numpy array without a numeric dtype and raw bytes")
         count = shape[0] if shape else 1
         order = ">" if dtype.byteorder == ">" or (dtype.byteorder == "=" and sys.byteorder == "big") else "<"
         layout = f"{order}{count}{_DTYPES[dtype.code]}"
         if struct.calcsize(layout) != len(raw):
-            raise pickle.UnpicklingError(f"numpy array data holds {len(raw)} bytes, its shape needs "
+            raise Refused(f"numpy array data holds {len(raw)} bytes, its shape needs "
                                          f"{struct.calcsize(layout)}")
         self.values = list(struct.unpack(layout, raw))
 
@@ -139,7 +143,7 @@ class _ReconstructFactory(_Refusing):
 
     def __call__(self, subtype, shape, typecode):
         if subtype is not _NDARRAY or shape != (0,) or typecode != b"b":
-            raise pickle.UnpicklingError("refusing numpy _reconstruct call other than (ndarray, (0,), b'b')")
+            raise Refused("numpy _reconstruct call other than (ndarray, (0,), b'b')")
         return _Array()
 
 
@@ -157,12 +161,12 @@ class SafeUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         found = _ALLOWED_GLOBALS.get((module, name))
         if found is None:
-            raise pickle.UnpicklingError(f"refused: the pickle references {module}.{name} (only dict, list, int, "
-                                         "float, str and numpy arrays are accepted)")
+            raise Refused(f"the pickle references {module}.{name} (only dict, list, int, float, str and numpy "
+                          "arrays are accepted)")
         return found
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("refused: the pickle uses persistent ids")
+        raise Refused("the pickle uses persistent ids")
 
 
 def safe_load(path):
@@ -170,8 +174,8 @@ def safe_load(path):
         data = f.read()
     try:
         return SafeUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as e:
-        raise ConversionError(str(e) if str(e).startswith("refused") else f"refused: {e}") from None
+    except Refused as e:
+        raise ConversionError(f"refused: {e}") from None
     except Exception as e:  # a malformed pickle can raise almost anything while decoding
         raise ConversionError(f"not a readable pickle ({type(e).__name__}: {e})") from None
 
@@ -190,8 +194,8 @@ def number_problem(v):
     """Why `v` cannot be stored as a finite float64, or None."""
     if not is_number(v):
         return f"is {describe(v)}, not a number"
-    if type(v) is int and float(v) != v:
-        return f"is {v}, not exactly representable as a double"
+    if type(v) is int and not -2 ** 53 <= v <= 2 ** 53:
+        return "is an integer beyond +-2**53, not exact as a double"
     if not math.isfinite(v):
         return f"is {v!r}"
     return None
@@ -242,7 +246,8 @@ def check_name(name, what):
 
 
 def extract(records, setting, skip_bad):
-    """(metric names, codes, metrics, skipped problems): the table of valid records, float64 values row-major."""
+    """(metric names, code dimension, codes, metrics, problems of the skipped records): the valid records as
+    float64 tables, record-major."""
     if not isinstance(records, list) or not records:
         raise ConversionError(f"expected a non-empty list of records, found {describe(records)}")
     if not isinstance(records[0], dict):
@@ -262,7 +267,7 @@ def extract(records, setting, skip_bad):
     codes, metrics, problems = array.array("d"), array.array("d"), []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
-            problems.append(f"record {index} is {describe(record)}, not a dict")
+            problems.append(f"record {index}: {describe(record)}, not a dict")
             continue
         found = []
         if "embedding" not in record:

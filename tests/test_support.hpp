@@ -81,9 +81,10 @@ inline command_result run_command(const std::vector<std::string>& argv, const st
     const scratch_dir dir("run");
     std::ofstream(dir / "in") << stdin_text;
     std::string cmd;
-    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
-    cmd += " <" + shell_quote((dir / "in").string()) + " >" + shell_quote((dir / "out").string()) + " 2>" +
-           shell_quote((dir / "err").string());
+    for (const auto& a : argv) cmd.append(shell_quote(a)).append(" ");
+    cmd.append("<").append(shell_quote((dir / "in").string()));
+    cmd.append(" >").append(shell_quote((dir / "out").string()));
+    cmd.append(" 2>").append(shell_quote((dir / "err").string()));
     command_result r;
     const int raw = std::system(cmd.c_str());
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;

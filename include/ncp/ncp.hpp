@@ -2,3 +2,14 @@
 /// Umbrella header: everything ncp offers on the CPU. The cuBLAS backend is opt-in: "ncp/backend/cublas.hpp".
 
 #include "ncp/fwd.hpp"
+#include "ncp/data/format.hpp"
+#include "ncp/data/dataset.hpp"
+#include "ncp/arch/code.hpp"
+#include "ncp/arch/code_list.hpp"
+#include "ncp/arch/count.hpp"
+#include "ncp/arch/describe.hpp"
+#include "ncp/arch/graph.hpp"
+#include "ncp/arch/nb201.hpp"
+#include "ncp/io/atomic.hpp"
+#include "ncp/io/json.hpp"
+#include "ncp/io/benchmark_writer.hpp"

@@ -41,7 +41,8 @@ inline column_statistics column_stats(const xt::xtensor<double, 2>& table) {
             s.std(c) += d * d;
             constant[c] = constant[c] && table(r, c) == table(0, c);
         }
-    for (std::size_t c = 0; c < cols; ++c) s.std(c) = constant[c] ? 1.0 : std::sqrt(s.std(c) / static_cast<double>(rows));
+    for (std::size_t c = 0; c < cols; ++c)
+        s.std(c) = constant[c] ? 1.0 : std::sqrt(s.std(c) / static_cast<double>(rows));
     return s;
 }
 
@@ -90,7 +91,8 @@ inline std::vector<std::vector<std::size_t>> metric_groups(const benchmark& b,
     std::vector<std::vector<std::size_t>> out;
     std::vector<bool> used(b.metric_names.size(), false);
     for (std::size_t g = 0; g < groups.size(); ++g) {
-        if (groups[g].empty()) throw error("metric group " + std::to_string(g) + " of setting " + b.setting + " is empty");
+        if (groups[g].empty())
+            throw error("metric group " + std::to_string(g) + " of setting " + b.setting + " is empty");
         auto& columns = out.emplace_back();
         for (const auto& name : groups[g]) {
             const std::size_t c = b.metric_index(name);
@@ -169,8 +171,9 @@ inline benchmark join_settings(std::span<const benchmark> parts) {
             for (std::size_t r = 0; r < n; ++r) {
                 const auto found = lookup.find(code_of(first, r));
                 if (found == lookup.end())
-                    throw error("cannot join setting " + part.setting + ": it has no unmatched record with the code of record " +
-                                std::to_string(r) + " of " + first.setting);
+                    throw error("cannot join setting " + part.setting +
+                                ": it has no unmatched record with the code of record " + std::to_string(r) + " of " +
+                                first.setting);
                 row[r] = found->second;
                 lookup.erase(found);  // a repeated code in `first` then finds nothing
             }

@@ -20,7 +20,8 @@
 
 namespace ncp::data {
 
-static_assert(std::endian::native == std::endian::little, "ncp's benchmark format is read by memcpy: little-endian only");
+static_assert(std::endian::native == std::endian::little,
+              "ncp's benchmark format is read by memcpy: little-endian only");
 
 /// First bytes of every benchmark file.
 inline constexpr std::array<char, 8> format_magic = {'N', 'C', 'P', 'B', 'E', 'N', 'C', 'H'};
@@ -182,8 +183,8 @@ inline benchmark load_benchmark_from_memory(std::span<const std::byte> bytes, st
     detail::byte_reader in(bytes, source);
     const auto magic = in.take(format_magic.size(), "magic");
     if (std::memcmp(magic.data(), format_magic.data(), format_magic.size()) != 0)
-        throw error(std::string(source) + ": not an ncp benchmark file (bad magic; convert pickles with "
-                                          "scripts/convert_pkl.py)");
+        throw error(std::string(source) +
+                    ": not an ncp benchmark file (bad magic; convert pickles with scripts/convert_pkl.py)");
     const auto version = in.number<std::uint32_t>("version");
     if (version != format_version)
         throw error(std::string(source) + ": format version " + std::to_string(version) + ", this ncp reads " +
@@ -211,8 +212,7 @@ inline benchmark load_benchmark_from_memory(std::span<const std::byte> bytes, st
     const auto body = bytes.first(bytes.size() - 4);
     std::uint32_t stored;
     std::memcpy(&stored, bytes.data() + body.size(), 4);
-    if (crc32(body) != stored)
-        throw error(std::string(source) + ": checksum mismatch (corrupt file)");
+    if (crc32(body) != stored) throw error(std::string(source) + ": checksum mismatch (corrupt file)");
 
     const auto n = static_cast<std::size_t>(records);
     b.codes = xt::xtensor<double, 2>::from_shape({n, code_dim});
@@ -229,7 +229,8 @@ inline benchmark load_benchmark(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (ec || !in) throw error(path.string() + ": cannot open benchmark file" + (ec ? " (" + ec.message() + ")" : ""));
     std::vector<std::byte> bytes(size);
-    if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)) || in.peek() != std::ifstream::traits_type::eof())
+    if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)) ||
+        in.peek() != std::ifstream::traits_type::eof())
         throw error(path.string() + ": cannot read benchmark file (it changed while being read)");
     return load_benchmark_from_memory(bytes, path.string());
 }

@@ -1,7 +1,6 @@
 #pragma once
 /// Atomic file output: readers see the old file or the complete new one, never a partial write.
 
-#include <atomic>
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
@@ -18,12 +17,12 @@ namespace ncp::io {
 
 namespace detail {
 
-/// A name beside `target` that no other writer (thread or process) picks: a per-process random tag and a counter.
+/// A name beside `target` that no other writer picks: 64 fresh random bits per call (so also after a fork).
 inline std::filesystem::path temporary_sibling(const std::filesystem::path& target) {
-    static const std::uint64_t process_tag = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
-    static std::atomic<std::uint64_t> counter{0};
-    const auto name = "." + target.filename().string() + "." + std::to_string(process_tag) + "-" +
-                      std::to_string(counter.fetch_add(1)) + ".tmp";
+    std::random_device random;
+    const std::uint64_t tag = (std::uint64_t{random()} << 32) ^ random();
+    std::string name(".");
+    name.append(target.filename().string()).append(".").append(std::to_string(tag)).append(".tmp");
     return target.parent_path() / name;
 }
 

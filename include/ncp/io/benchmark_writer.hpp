@@ -38,8 +38,9 @@ inline std::vector<std::byte> encode_benchmark(const data::benchmark& b) {
     std::vector<std::byte> out;
     out.reserve(64 + 8 * b.size() * (b.code_dim() + b.metric_names.size()));
     auto append = [&](const void* p, std::size_t n) {
-        const auto* bytes = static_cast<const std::byte*>(p);
-        out.insert(out.end(), bytes, bytes + n);
+        const std::size_t at = out.size();
+        out.resize(at + n);
+        std::memcpy(out.data() + at, p, n);
     };
     auto append_u32 = [&](std::size_t v) {
         const auto u = static_cast<std::uint32_t>(v);
