@@ -8,6 +8,13 @@
 #define NCP_VERSION_MINOR 1
 #define NCP_VERSION_PATCH 0
 
+/// Marks functions that element-wise kernels call, so that a CUDA backend can run them on the device too.
+#ifdef __CUDACC__
+#define NCP_HOST_DEVICE __host__ __device__
+#else
+#define NCP_HOST_DEVICE
+#endif
+
 namespace ncp {
 
 /// Library version as "major.minor.patch".

@@ -1,0 +1,328 @@
+#pragma once
+/// Reverse-mode automatic differentiation on a tape (Wengert list).
+///
+/// A `tape` records one node per operation; a `var` is a light handle to a node. Values and gradients are backend
+/// tensors. `tape.backward(loss)` walks the nodes once in reverse, visiting only nodes the gradient reached and
+/// feeding only inputs that lead to a leaf requiring a gradient. `tape.clear()` forgets the nodes but keeps their
+/// buffers: recording the same operations on the same shapes again allocates nothing.
+///
+/// Leaves are either the caller's tensors (`tape.input`) or `parameter`s, which hold a value and a gradient that
+/// outlive the tape so that layers and optimisers own and update them in place.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "ncp/tensor/tensor.hpp"
+
+namespace ncp::autograd {
+
+template <class T = float, class Backend = default_backend>
+class tape;
+template <class T = float, class Backend = default_backend>
+class var;
+
+/// A trainable tensor with its gradient; owned by the caller (a layer, or the search holding a batch of codes).
+template <class T = float, class Backend = default_backend>
+struct parameter {
+    Tensor<T, Backend> value;   ///< updated in place by optimisers
+    Tensor<T, Backend> grad;    ///< d loss / d value after tape.backward (zeros where the loss does not depend on it)
+    bool requires_grad = true;  ///< false freezes it: backward neither computes nor writes its gradient
+
+    parameter() = default;
+    explicit parameter(Tensor<T, Backend> initial, bool trainable = true)
+        : value(std::move(initial)), requires_grad(trainable) {}
+
+private:
+    friend class tape<T, Backend>;
+    std::uint64_t m_written_in_pass = 0;  ///< the backward pass that last wrote grad (shared leaves accumulate)
+};
+
+namespace detail {
+inline thread_local int no_grad_depth = 0;
+/// Backward passes started so far by every tape: a pass's number is unique in the process, so a parameter shared by
+/// several tapes never mistakes another tape's pass for the current one.
+inline std::atomic<std::uint64_t> backward_passes{0};
+}  // namespace detail
+
+/// Whether operations on this thread record what backward needs (false inside a no_grad scope).
+[[nodiscard]] inline bool grad_enabled() noexcept { return detail::no_grad_depth == 0; }
+
+/// RAII scope for inference: while one lives on this thread, operations compute values only (no gradients, no saved
+/// tensors for backward). Scopes nest.
+class no_grad {
+public:
+    no_grad() noexcept { ++detail::no_grad_depth; }
+    ~no_grad() { --detail::no_grad_depth; }
+    no_grad(const no_grad&) = delete;
+    no_grad& operator=(const no_grad&) = delete;
+};
+
+/// A counter-based random stream for dropout masks: `seed` names the stream, `offset` is its next element. Ops
+/// advance offset by the elements they draw, so a run replays exactly from the same (seed, offset).
+struct random_stream {
+    std::uint64_t seed = 0;    ///< which stream
+    std::uint64_t offset = 0;  ///< next element of it
+};
+
+/// Where an op adds an input's gradient: the buffer and the beta of "g = contribution + beta g" (0 on the first
+/// contribution of a backward pass, so buffers are never zero-filled first).
+template <class T>
+struct grad_target {
+    T* data;  ///< gradient buffer, shaped like the input's value
+    T beta;   ///< 0 or 1
+};
+
+namespace detail {
+
+/// One recorded operation. Ops keep what their backward needs in the generic fields below.
+template <class T, class Backend>
+struct node {
+    using tensor = Tensor<T, Backend>;
+    using backward_fn = void (*)(tape<T, Backend>&, node&);
+
+    backward_fn backward = nullptr;           ///< sends this node's gradient to its inputs; null when none needs it
+    index_t id = 0;                           ///< position on the tape
+    index_t first_input = 0;                  ///< the inputs are the tape's links[first_input, + inputs)
+    index_t inputs = 0;                       ///< number of inputs
+    const tensor* value = nullptr;            ///< own_value, a caller's tensor, or another node's value
+    parameter<T, Backend>* param = nullptr;   ///< parameter leaves: the gradient goes to param->grad
+    tensor own_value;                         ///< the value of op nodes
+    tensor own_grad;                          ///< the gradient of non-parameter nodes
+    std::array<tensor, 4> saved;              ///< per-op tensors kept for backward (statistics, masks, scratch)
+    std::array<T, 2> reals{};                 ///< per-op constants
+    std::array<index_t, 2> ints{};            ///< per-op integers
+    bool requires_grad = false;               ///< a requiring-grad leaf lies upstream and recording was on
+    bool grad_written = false;                ///< the current backward pass reached this node
+    std::uint64_t grad_cols = 0;              ///< columns of own_grad written in this pass (bit 63: 63 and beyond)
+};
+
+/// Bit mask of columns [begin, begin + count), columns from 63 on sharing bit 63.
+inline std::uint64_t column_bits(index_t begin, index_t count) {
+    if (count <= 0) return 0;
+    const index_t first = begin < 63 ? begin : 63;
+    const index_t last = begin + count - 1 < 63 ? begin + count - 1 : 63;
+    const std::uint64_t upto_last = last == 63 ? ~std::uint64_t{0} : (std::uint64_t{1} << (last + 1)) - 1;
+    return upto_last & ~((std::uint64_t{1} << first) - 1);
+}
+
+}  // namespace detail
+
+/// A handle to one node of a tape: cheap to copy, valid until the tape is cleared.
+template <class T, class Backend>
+class var {
+public:
+    using value_type = T;
+    using backend_type = Backend;
+    using tensor = Tensor<T, Backend>;
+
+    var() = default;
+
+    /// The value computed when the node was recorded.
+    [[nodiscard]] const tensor& value() const { return *m_node->value; }
+    /// d loss / d this after tape.backward: zeros for requiring-grad leaves the loss does not depend on; an error
+    /// for nodes the last backward pass did not reach.
+    [[nodiscard]] const tensor& grad() const { return m_tape->grad(*this); }
+    [[nodiscard]] index_t rows() const { return value().rows(); }
+    [[nodiscard]] index_t cols() const { return value().cols(); }
+    /// Whether gradients flow through this node.
+    [[nodiscard]] bool requires_grad() const { return m_node->requires_grad; }
+    /// The tape that recorded it.
+    [[nodiscard]] tape<T, Backend>& owner() const { return *m_tape; }
+    /// The node, for op implementations.
+    [[nodiscard]] detail::node<T, Backend>& node() const { return *m_node; }
+    /// Position on the tape.
+    [[nodiscard]] index_t id() const { return m_node->id; }
+
+private:
+    friend class tape<T, Backend>;
+    var(tape<T, Backend>* t, detail::node<T, Backend>* n, std::uint64_t recording)
+        : m_tape(t), m_node(n), m_recording(recording) {}
+
+    tape<T, Backend>* m_tape = nullptr;
+    detail::node<T, Backend>* m_node = nullptr;
+    std::uint64_t m_recording = 0;  ///< the tape's recording (clears so far) this var belongs to
+};
+
+template <class T, class Backend>
+class tape {
+public:
+    using tensor = Tensor<T, Backend>;
+    using var_type = var<T, Backend>;
+    using node_type = detail::node<T, Backend>;
+    using kernels = ncp::detail::kernels<Backend>;
+
+    tape() = default;
+    tape(const tape&) = delete;
+    tape& operator=(const tape&) = delete;
+
+    /// A leaf reading the caller's tensor, which must stay alive and unchanged until clear(). With requires_grad
+    /// (and recording on) backward fills its gradient, read through the returned var's grad().
+    var_type input(const tensor& value, bool requires_grad = false) {
+        node_type& n = push(nullptr, {});
+        n.value = &value;
+        n.requires_grad = requires_grad && grad_enabled();
+        return handle(n);
+    }
+    /// A leaf for a parameter: reads p.value; backward writes p.grad when p.requires_grad (and recording is on).
+    var_type leaf(parameter<T, Backend>& p) {
+        node_type& n = push(nullptr, {});
+        n.value = &p.value;
+        n.param = &p;
+        n.requires_grad = p.requires_grad && grad_enabled();
+        return handle(n);
+    }
+
+    /// Forgets every node; their buffers stay for the next recording. Vars of this tape become invalid.
+    void clear() noexcept {
+        m_size = 0;
+        m_links.clear();
+        ++m_recording;
+    }
+    /// Number of recorded nodes.
+    [[nodiscard]] index_t size() const noexcept { return m_size; }
+
+    /// Back-propagates from a scalar: afterwards every requiring-grad leaf holds d loss / d leaf (parameters in
+    /// p.grad, inputs in var.grad()), and every node the pass reached holds its own gradient.
+    void backward(const var_type& loss) {
+        check_owned(loss, "backward");
+        if (loss.value().size() != 1) {
+            throw error("autograd::tape::backward: the loss must hold one value, it is " + loss.value().shape_string());
+        }
+        if (!loss.requires_grad()) {
+            throw error("autograd::tape::backward: the loss depends on nothing that requires a gradient");
+        }
+        m_pass = detail::backward_passes.fetch_add(1, std::memory_order_relaxed) + 1;
+        for (index_t i = 0; i < m_size; ++i) {
+            m_nodes[i]->grad_written = false;
+            m_nodes[i]->grad_cols = 0;
+        }
+        node_type& root = loss.node();
+        const auto seed = grad_for(root);
+        kernels::fill(index_t{1}, T(1), seed.data);
+        for (index_t i = loss.id(); i >= 0; --i) {
+            node_type& n = *m_nodes[i];
+            if (n.grad_written && n.backward != nullptr) n.backward(*this, n);
+        }
+        // Leaves the loss does not depend on get zeros rather than a stale gradient.
+        for (index_t i = 0; i < m_size; ++i) {
+            node_type& n = *m_nodes[i];
+            if (n.inputs == 0 && n.requires_grad && !written(n)) {
+                const auto target = grad_for(n);
+                kernels::fill(n.value->size(), T(0), target.data);
+            }
+        }
+    }
+
+    /// The gradient of `v` from the last backward pass (see var::grad).
+    [[nodiscard]] const tensor& grad(const var_type& v) const {
+        check_owned(v, "grad");
+        const node_type& n = v.node();
+        if (n.param != nullptr && n.requires_grad && n.param->m_written_in_pass == m_pass && m_pass != 0) {
+            return n.param->grad;
+        }
+        if (n.param == nullptr && n.grad_written) return n.own_grad;
+        throw error("autograd::var::grad: node " + std::to_string(v.id()) +
+                    " has no gradient (it does not require one, or the last backward did not reach it)");
+    }
+
+    /// \name For op implementations
+    /// @{
+
+    /// Records an op node reading `operands` (all of this tape); `backward` is kept only when some operand requires
+    /// a gradient and recording is on. The op then sizes and computes `value_for_write(n)`.
+    node_type& record(typename node_type::backward_fn backward, std::span<const var_type> operands) {
+        for (const var_type& v : operands) check_owned(v, "an operation");
+        node_type& n = push(backward, operands);
+        return n;
+    }
+    node_type& record(typename node_type::backward_fn backward, std::initializer_list<var_type> operands) {
+        return record(backward, std::span<const var_type>(operands.begin(), operands.size()));
+    }
+    /// The node's own value buffer, shaped rows x cols.
+    tensor& value_for_write(node_type& n, index_t rows, index_t cols) {
+        n.own_value.resize(rows, cols);
+        return n.own_value;
+    }
+    /// A var for a recorded node.
+    var_type handle(node_type& n) { return var_type(this, &n, m_recording); }
+    /// Input k of an op node.
+    [[nodiscard]] node_type& input(const node_type& n, index_t k) const { return *m_links[n.first_input + k]; }
+    /// The gradient of an op node during backward.
+    [[nodiscard]] const tensor& grad_of(const node_type& n) const { return n.own_grad; }
+    /// Where to add a contribution to d loss / d input (whole tensor): the first contribution of the pass gets
+    /// beta 0 (overwrite), later ones beta 1 (accumulate).
+    grad_target<T> grad_for(node_type& in) {
+        if (in.param != nullptr) {
+            parameter<T, Backend>& p = *in.param;
+            in.grad_written = true;
+            if (p.m_written_in_pass != m_pass) {
+                p.grad.resize_like(p.value);
+                p.m_written_in_pass = m_pass;
+                return {p.grad.data(), T(0)};
+            }
+            return {p.grad.data(), T(1)};
+        }
+        in.grad_cols = ~std::uint64_t{0};
+        if (!in.grad_written) {
+            in.own_grad.resize_like(*in.value);
+            in.grad_written = true;
+            return {in.own_grad.data(), T(0)};
+        }
+        return {in.own_grad.data(), T(1)};
+    }
+    /// Like grad_for for a contribution to columns [begin, begin + count) only: the buffer is zero-filled on the
+    /// first contribution of the pass, and always accumulated into (beta 1). The written columns are remembered, so
+    /// an op reading back only other columns (concat's backward) can skip its unreached inputs.
+    T* grad_for_columns(node_type& in, index_t begin, index_t count) {
+        const bool fresh = !written(in);
+        const std::uint64_t before = fresh ? 0 : in.grad_cols;
+        const auto target = grad_for(in);
+        if (fresh) kernels::fill(in.value->size(), T(0), target.data);
+        in.grad_cols = before | detail::column_bits(begin, count);
+        return target.data;
+    }
+    /// @}
+
+private:
+    node_type& push(typename node_type::backward_fn backward, std::span<const var_type> operands) {
+        if (m_size == static_cast<index_t>(m_nodes.size())) m_nodes.push_back(std::make_unique<node_type>());
+        node_type& n = *m_nodes[m_size];
+        n.id = m_size++;
+        bool needs = false;
+        n.first_input = static_cast<index_t>(m_links.size());
+        n.inputs = static_cast<index_t>(operands.size());
+        for (const var_type& v : operands) {
+            m_links.push_back(&v.node());
+            needs = needs || v.requires_grad();
+        }
+        n.requires_grad = needs && grad_enabled();
+        n.backward = n.requires_grad ? backward : nullptr;
+        n.value = &n.own_value;
+        n.param = nullptr;
+        n.grad_written = false;
+        n.grad_cols = 0;
+        return n;
+    }
+    [[nodiscard]] bool written(const node_type& n) const {
+        return n.param != nullptr ? n.param->m_written_in_pass == m_pass : n.grad_written;
+    }
+    void check_owned(const var_type& v, const char* what) const {
+        if (v.m_tape != this || v.m_recording != m_recording || v.m_node == nullptr) {
+            throw error(std::string("autograd: ") + what +
+                        " got a variable of another tape, or one recorded before the tape was cleared");
+        }
+    }
+
+    std::vector<std::unique_ptr<node_type>> m_nodes;  ///< nodes [0, m_size) are recorded; the rest wait for reuse
+    index_t m_size = 0;
+    std::vector<node_type*> m_links;                   ///< the inputs of every node, in recording order
+    std::uint64_t m_pass = 0;                          ///< the number of this tape's latest backward pass
+    std::uint64_t m_recording = 0;                     ///< clears so far (vars of older recordings are stale)
+};
+
+}  // namespace ncp::autograd
