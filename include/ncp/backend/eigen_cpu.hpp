@@ -19,8 +19,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
 #include <utility>
 
+#include "ncp/backend/avx512_sgemm.hpp"
 #include "ncp/backend/kernel_api.hpp"
 
 namespace ncp::detail {
@@ -68,6 +70,15 @@ struct kernels<backend::eigen_cpu> {
     static void gemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda,
                      const T* b, index_t ldb, T beta, T* c, index_t ldc) {
         if (m <= 0 || n <= 0) return;
+#if defined(__AVX512F__)
+        // The predictor's products are small and cache-resident: a register-blocked kernel beats Eigen's packing.
+        if constexpr (std::is_same_v<T, float>) {
+            if (avx512_sgemm::suits(trans_b, k)) {
+                avx512_sgemm::run(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                return;
+            }
+        }
+#endif
         using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
         using stride = Eigen::OuterStride<>;
         Eigen::Map<matrix, Eigen::Unaligned, stride> cm(c, m, n, stride(ldc));
