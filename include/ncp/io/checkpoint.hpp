@@ -26,6 +26,7 @@
 #include "ncp/config.hpp"
 #include "ncp/data/format.hpp"
 #include "ncp/io/atomic.hpp"
+#include "ncp/nn/predictor.hpp"
 
 namespace ncp::io {
 
@@ -176,6 +177,80 @@ inline model_record load_checkpoint(const std::filesystem::path& path) {
     content << in.rdbuf();
     if (in.bad()) throw error(path.string() + ": cannot read checkpoint");
     return decode_checkpoint(content.view(), path.string());
+}
+
+/// The record of `model`'s current weights and statistics; `epoch` and `config_yaml` say what produced them.
+template <class T, class Backend>
+model_record make_record(nn::predictor<T, Backend>& model, const std::string& setting, std::int64_t epoch,
+                         const std::string& config_yaml) {
+    const nn::predictor_spec& spec = model.spec();
+    model_record r;
+    r.setting = setting;
+    r.input_dim = spec.input_dim;
+    r.shared_layer = spec.shared_layer;
+    r.separated_layer = spec.separated_layer;
+    r.activation = nn::activation_name(spec.activation);
+    r.layer1_drop_ratio = spec.layer1_drop_ratio;
+    r.layer2_drop_ratio = spec.layer2_drop_ratio;
+    r.metric_groups = spec.metric_groups;
+    r.input_mean = model.stats().input_mean;
+    r.input_std = model.stats().input_std;
+    r.output_mean = model.stats().output_mean;
+    r.output_std = model.stats().output_std;
+    auto to_named = [](const std::string& name, const Tensor<T, Backend>& t) {
+        named_tensor n{name, t.rows(), t.cols(), {}};
+        for (const T v : t.to_host()) n.values.push_back(static_cast<float>(v));
+        return n;
+    };
+    model.for_each_parameter([&](const std::string& name, auto& p) { r.parameters.push_back(to_named(name, p.value)); });
+    model.for_each_buffer([&](const std::string& name, auto& b) { r.buffers.push_back(to_named(name, b)); });
+    r.epoch = epoch;
+    r.config_yaml = config_yaml;
+    return r;
+}
+
+/// The predictor a record describes, in evaluation mode, with its weights; `source` names the record in errors
+/// (a missing or misshapen tensor).
+template <class T = float, class Backend = default_backend>
+nn::predictor<T, Backend> make_predictor(const model_record& r, const std::string& source) {
+    detail::check_record(r, source);
+    nn::predictor_spec spec;
+    spec.input_dim = r.input_dim;
+    spec.shared_layer = r.shared_layer;
+    spec.separated_layer = r.separated_layer;
+    try {
+        spec.activation = nn::parse_activation(r.activation);
+    } catch (const error& e) {
+        throw error(source + ": " + e.what());
+    }
+    spec.layer1_drop_ratio = r.layer1_drop_ratio;
+    spec.layer2_drop_ratio = r.layer2_drop_ratio;
+    spec.metric_groups = r.metric_groups;
+    nn::predictor<T, Backend> model(spec, {r.input_mean, r.input_std, r.output_mean, r.output_std}, 0);
+    auto load = [&](const std::vector<named_tensor>& list, std::size_t& next, const std::string& name,
+                    Tensor<T, Backend>& into) {
+        if (next >= list.size() || list[next].name != name)
+            throw error(source + ": checkpoint lacks '" + name + "' where the model expects it");
+        const named_tensor& t = list[next++];
+        if (t.rows != into.rows() || t.cols != into.cols())
+            throw error(source + ": '" + name + "' is " + std::to_string(t.rows) + " x " + std::to_string(t.cols) +
+                        ", the model needs " + into.shape_string());
+        std::vector<T> values(t.values.begin(), t.values.end());
+        into.copy_from_host(values);
+    };
+    std::size_t next_param = 0, next_buffer = 0;
+    model.for_each_parameter([&](const std::string& name, auto& p) { load(r.parameters, next_param, name, p.value); });
+    model.for_each_buffer([&](const std::string& name, auto& b) { load(r.buffers, next_buffer, name, b); });
+    if (next_param != r.parameters.size() || next_buffer != r.buffers.size())
+        throw error(source + ": checkpoint holds tensors the model does not have");
+    model.train(false);
+    return model;
+}
+
+/// Reads a checkpoint into a predictor (evaluation mode); errors name `path`.
+template <class T = float, class Backend = default_backend>
+nn::predictor<T, Backend> load_predictor(const std::filesystem::path& path) {
+    return make_predictor<T, Backend>(load_checkpoint(path), path.string());
 }
 
 }  // namespace ncp::io
