@@ -1,0 +1,706 @@
+#pragma once
+/// The predictor's training step and evaluation pass, computed through the backend kernels on a thread team.
+///
+/// The step splits the model by features into `step_shards` shards: batch norm, activations and dropout act per
+/// feature, so shard s owns a slice of the trunk's units and the same slice of every head's units, and computes
+/// their forward pass, their backward pass and their optimiser update on its own. Shards meet at four barriers per
+/// step: after the trunk's forward (every head reads all of it), after the heads' output partial sums, after the
+/// partial gradients of the trunk's output, and after those of the input batch norm; partial sums are always added
+/// in shard order. The maths is the model's (tests compare it with the autograd tape) and the results depend on the
+/// shard count only: one thread running both shards gives the same bits as two threads.
+///
+/// Activations are stored feature-major (features x batch), which makes every product a GEMM whose right operand
+/// is read row by row: forward z = W h^T, weight gradient dW = dz h, input gradient dh^T = W^T dz.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ncp/nn/predictor.hpp"
+#include "ncp/optim/optimizers.hpp"
+#include "ncp/train/thread_team.hpp"
+
+namespace ncp::train {
+
+/// Feature shards of the parallel step; results depend on this, not on the number of threads.
+inline constexpr int step_shards = 2;
+
+/// The training loss (the config's `optimization.criterion`), a mean over all outputs of the batch.
+enum class loss_kind { mse, l1, smooth_l1 };
+
+/// "mse", "l1" or "smoothl1"; throws naming anything else.
+inline loss_kind parse_loss(std::string_view name) {
+    if (name == "mse") return loss_kind::mse;
+    if (name == "l1") return loss_kind::l1;
+    if (name == "smoothl1") return loss_kind::smooth_l1;
+    throw error("unknown criterion '" + std::string(name) + "' (expected mse, l1 or smoothl1)");
+}
+
+namespace detail {
+namespace fn = ncp::detail::fn;
+}  // namespace detail
+namespace fn = ncp::detail::fn;
+
+namespace detail {
+
+/// d tanh(x) / dx times dy, from the input x (the step keeps inputs of activations, not outputs).
+struct tanh_grad_of_input {
+    template <class T>
+    static T apply(T x, T dy) {
+        return fn::tanh_grad::apply(fn::tanh::apply(x), dy);
+    }
+};
+
+/// Calls f(forward functor, gradient-from-input functor) for `kind`, as type tags.
+template <class T>
+struct tag {
+    using type = T;
+};
+template <class F>
+void with_activation(nn::activation_kind kind, F&& f) {
+    switch (kind) {
+        case nn::activation_kind::relu: f(tag<fn::relu>{}, tag<fn::relu_grad>{}); return;
+        case nn::activation_kind::relu6: f(tag<fn::relu6>{}, tag<fn::relu6_grad>{}); return;
+        case nn::activation_kind::tanh: f(tag<fn::tanh>{}, tag<tanh_grad_of_input>{}); return;
+        case nn::activation_kind::swish: f(tag<fn::swish>{}, tag<fn::swish_grad>{}); return;
+    }
+}
+
+/// Calls f(error functor, gradient functor) for `kind`.
+template <class F>
+void with_loss(loss_kind kind, F&& f) {
+    switch (kind) {
+        case loss_kind::mse: f(tag<fn::squared_error>{}, tag<fn::squared_error_grad>{}); return;
+        case loss_kind::l1: f(tag<fn::absolute_error>{}, tag<fn::absolute_error_grad>{}); return;
+        case loss_kind::smooth_l1: f(tag<fn::smooth_l1_error>{}, tag<fn::smooth_l1_error_grad>{}); return;
+    }
+}
+
+/// Sum of f(j) for j in [0, n), in 16 independent lanes combined at the end: vectorises without -ffast-math.
+template <class F>
+float lane_sum(index_t n, F&& f) {
+    constexpr index_t lanes = 16;
+    float acc[lanes] = {};
+    index_t j = 0;
+    for (; j + lanes <= n; j += lanes)
+        for (index_t l = 0; l < lanes; ++l) acc[l] += f(j + l);
+    float tail = 0;
+    for (; j < n; ++j) tail += f(j);
+    for (index_t half = lanes / 2; half > 0; half /= 2)
+        for (index_t l = 0; l < half; ++l) acc[l] += acc[l + half];
+    return acc[0] + tail;
+}
+
+/// ncp::detail::random_bits(key, base + r stride) for r in [0, n) into out. Where the counters share their high
+/// 32 bits (always, but for a row crossing a multiple of 2^32) the same formula runs on 32-bit lanes, which
+/// vectorise twice as wide; a test checks it against random_bits.
+inline void random_bits_row(std::uint64_t key, std::uint64_t base, std::uint64_t stride, index_t n, std::uint32_t* out) {
+    using ncp::detail::mix32;
+    if (n <= 0) return;
+    const std::uint64_t span = static_cast<std::uint64_t>(n - 1) * stride;
+    const bool same_high = span / (stride == 0 ? 1 : stride) == static_cast<std::uint64_t>(n - 1) &&
+                           base + span >= base && (base >> 32) == ((base + span) >> 32);
+    if (!same_high) {
+        for (index_t r = 0; r < n; ++r) out[r] = ncp::detail::random_bits(key, base + static_cast<std::uint64_t>(r) * stride);
+        return;
+    }
+    const std::uint32_t ka = mix32(static_cast<std::uint32_t>(key) ^ 0x85ebca6bU);
+    const std::uint32_t kb = mix32(static_cast<std::uint32_t>(key >> 32) ^ ka);
+    const std::uint32_t high = kb ^ (0x9e3779b9U * static_cast<std::uint32_t>(base >> 32));
+    const auto low = static_cast<std::uint32_t>(base);
+    const auto step = static_cast<std::uint32_t>(stride);
+    for (index_t r = 0; r < n; ++r) {
+        std::uint32_t x = mix32((low + static_cast<std::uint32_t>(r) * step) ^ ka);
+        x = mix32(x ^ high);
+        out[r] = mix32(x + ka);
+    }
+}
+
+/// Most records in one batch of the parallel step (a row of a feature-major buffer).
+inline constexpr index_t max_row = 4096;
+
+/// Inverted dropout masks of one layer's step: unit u of record r draws element offset + r width + u of the
+/// layer's stream, the element a batch-major [batch, width] dropout on the tape draws (kernels::dropout's rule).
+struct dropout_draw {
+    float p = 0;                     ///< probability; 0 for no dropout
+    std::uint64_t seed = 0;          ///< the stream
+    std::uint64_t offset = 0;        ///< the stream's next element at this step
+    index_t width = 0;               ///< units of the layer
+};
+
+/// Batch norm with batch statistics, activation and dropout of `rows` units (from unit `first`) over b records,
+/// feature-major with leading dimension ld: out = Act(gamma (z - mean) / std + beta) x mask. Writes each unit's
+/// mean and 1/std, the masks (when p > 0), and when `track` moves the running statistics as BatchNorm1d does.
+template <class Act>
+void norm_act_forward(index_t rows, index_t b, index_t ld, index_t first, const float* z, const float* gamma,
+                      const float* beta, float* running_mean, float* running_var, bool track, float momentum,
+                      float eps, float* mean, float* istd, const dropout_draw& drop, float* mask, float* out) {
+    const float inv_b = 1.0f / static_cast<float>(b);
+    const float var_scale = momentum * static_cast<float>(b) / static_cast<float>(b - 1);
+    const float scale = drop.p > 0 ? 1.0f / (1.0f - drop.p) : 1.0f;
+    // p < 1 as a float, so p 2^32 fits 32 bits: the comparison stays on 32-bit lanes.
+    const auto threshold = static_cast<std::uint32_t>(static_cast<std::uint64_t>(static_cast<double>(drop.p) * 4294967296.0));
+    for (index_t i = 0; i < rows; ++i) {
+        const float* zi = z + i * ld;
+        const float mu = inv_b * lane_sum(b, [&](index_t r) { return zi[r]; });
+        const float var = inv_b * lane_sum(b, [&](index_t r) { return fn::squared_deviation::apply(zi[r], mu); });
+        const float is = fn::inverse_std::apply(var, eps);
+        mean[i] = mu;
+        istd[i] = is;
+        const index_t u = first + i;
+        if (track) {
+            running_mean[u] = momentum * mu + (1.0f - momentum) * running_mean[u];
+            running_var[u] = var_scale * var + (1.0f - momentum) * running_var[u];
+        }
+        const float g = gamma[u], be = beta[u];
+        float* oi = out + i * ld;
+        if (drop.p > 0) {
+            float* mi = mask + i * ld;
+            std::uint32_t bits[max_row];
+            random_bits_row(drop.seed, drop.offset + static_cast<std::uint64_t>(u),
+                            static_cast<std::uint64_t>(drop.width), b, bits);
+            for (index_t r = 0; r < b; ++r) {
+                mi[r] = bits[r] >= threshold ? scale : 0.0f;
+                oi[r] = Act::apply(fn::batch_norm::apply(zi[r], mu, is, g, be)) * mi[r];
+            }
+        } else {
+            for (index_t r = 0; r < b; ++r) oi[r] = Act::apply(fn::batch_norm::apply(zi[r], mu, is, g, be));
+        }
+    }
+}
+
+/// The backward pass of norm_act_forward (batch statistics): dy (the gradient of out) becomes the gradient of z
+/// in place; d gamma and d beta of the units go to grad_gamma / grad_beta, d bias of the linear layer before it
+/// (the sum of dz) to grad_bias.
+template <class ActGrad>
+void norm_act_backward(index_t rows, index_t b, index_t ld, index_t first, const float* z, const float* gamma,
+                       const float* beta, const float* mean, const float* istd, const float* mask, float* dy,
+                       float* grad_gamma, float* grad_beta, float* grad_bias) {
+    const float inv_b = 1.0f / static_cast<float>(b);
+    for (index_t i = 0; i < rows; ++i) {
+        const index_t u = first + i;
+        const float* zi = z + i * ld;
+        float* di = dy + i * ld;
+        const float mu = mean[i], is = istd[i], g = gamma[u], be = beta[u];
+        if (mask != nullptr) {
+            const float* mi = mask + i * ld;
+            for (index_t r = 0; r < b; ++r) di[r] = di[r] * mi[r];
+        }
+        // The gradient at the norm's output, through the activation (from its input, recomputed).
+        for (index_t r = 0; r < b; ++r) di[r] = ActGrad::apply(fn::batch_norm::apply(zi[r], mu, is, g, be), di[r]);
+        const float s = lane_sum(b, [&](index_t r) { return di[r]; });
+        const float sx = lane_sum(b, [&](index_t r) { return fn::batch_norm_xhat_dy::apply(zi[r], mu, is, di[r]); });
+        grad_beta[u] = s;
+        grad_gamma[u] = sx;
+        for (index_t r = 0; r < b; ++r) di[r] = fn::batch_norm_train_dx::apply(zi[r], mu, is, g, s, sx, inv_b, di[r]);
+        grad_bias[u] = lane_sum(b, [&](index_t r) { return di[r]; });
+    }
+}
+
+/// dst (cols x rows, leading dimension ld_dst) = src^T (src rows x cols, leading dimension ld_src), in tiles.
+template <class T>
+void transpose(index_t rows, index_t cols, const T* src, index_t ld_src, T* dst, index_t ld_dst) {
+    constexpr index_t tile = 16;
+    for (index_t i0 = 0; i0 < rows; i0 += tile)
+        for (index_t j0 = 0; j0 < cols; j0 += tile) {
+            const index_t i1 = std::min(rows, i0 + tile), j1 = std::min(cols, j0 + tile);
+            for (index_t j = j0; j < j1; ++j)
+                for (index_t i = i0; i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+        }
+}
+
+}  // namespace detail
+
+/// The training step and the evaluation pass of one nn::predictor<float> (see the header comment). It keeps raw
+/// pointers into the model's parameters: the model must outlive it and keep its layers.
+template <class Backend = default_backend>
+class parallel_step {
+    using T = float;
+    using tensor = Tensor<T, Backend>;
+    using K = ncp::detail::kernels<Backend>;
+    using view = ncp::detail::view<T>;
+    static_assert(K::host_accessible, "the parallel step reads batches and dropout streams on the host");
+
+public:
+    /// A part of one parameter that one shard updates: elements [begin, end) of parameters()[param].
+    struct slice {
+        std::size_t param;  ///< index into parameters()
+        index_t begin;      ///< first element
+        index_t end;        ///< one past the last
+    };
+
+    /// Prepares buffers for batches of up to `max_batch` rows, on `threads` threads (1..step_shards).
+    parallel_step(nn::predictor<T, Backend>& model, index_t max_batch, int threads, loss_kind loss)
+        : m_model(model), m_loss(loss), m_team(threads) {
+        const auto& spec = model.spec();
+        if (threads < 1 || threads > step_shards)
+            throw error("parallel step: threads must be 1.." + std::to_string(step_shards) + " (got " +
+                        std::to_string(threads) + ")");
+        if (max_batch < 2 || max_batch > detail::max_row)
+            throw error("parallel step: batches need 2.." + std::to_string(detail::max_row) + " rows (got " +
+                        std::to_string(max_batch) + ")");
+        if (spec.shared_layer < step_shards || spec.separated_layer < step_shards)
+            throw error("parallel step: layers need at least " + std::to_string(step_shards) + " units");
+        m_d = spec.input_dim;
+        m_f = spec.shared_layer;
+        m_h = spec.separated_layer;
+        m_o = spec.outputs();
+        m_ld = (max_batch + 15) / 16 * 16;  // rows of feature-major buffers start on 64-byte lines
+        m_max_batch = max_batch;
+        collect_parameters();
+        m_shards.reserve(step_shards);
+        for (int s = 0; s < step_shards; ++s) m_shards.emplace_back(*this, s);
+        m_hf.resize(m_f, m_ld);
+        m_hb.resize(max_batch, m_f);
+        for (int s = 0; s < step_shards; ++s) {
+            m_out_part.emplace_back(m_o, m_ld);
+            m_dh_part.emplace_back(m_f, m_ld);
+            m_dx_part.emplace_back(m_d, m_ld);
+        }
+        m_eval.reserve(static_cast<std::size_t>(threads));
+        for (int t = 0; t < threads; ++t) m_eval.emplace_back(*this);
+        for (int s = 0; s < step_shards; ++s) build_slices(s);
+    }
+
+    parallel_step(const parallel_step&) = delete;
+    parallel_step& operator=(const parallel_step&) = delete;
+
+    /// Values and gradients of the model's parameters, in nn::predictor::for_each_parameter order: build the
+    /// optimiser from these.
+    const std::vector<optim::parameter<T>>& parameters() const { return m_params; }
+    /// The slices shard s updates (together the shards cover every parameter exactly once).
+    const std::vector<slice>& slices(int shard) const { return m_slices[static_cast<std::size_t>(shard)]; }
+    /// Threads running the shards.
+    int threads() const { return m_team.size(); }
+
+    /// Trains on consecutive batches of `order` (record indices into x and y: z-scored codes, input_dim per row,
+    /// and z-scored targets, outputs per row), `batch` records each (the last may be smaller, but not 1). Per
+    /// batch k: before(k) on the calling thread (set the lr, begin the optimiser's step); the gradients; for each
+    /// shard, update(shard) on the thread running it (apply the optimiser to slices(shard)); after(k, loss) on the
+    /// calling thread. The model must be in training mode. Nothing here throws once the batches are checked.
+    template <class Before, class Update, class After>
+    void train_batches(std::span<const std::size_t> order, index_t batch, const T* x, const T* y, Before&& before,
+                       Update&& update, After&& after) {
+        if (batch < 2 || batch > m_max_batch)
+            throw error("parallel step: batch size " + std::to_string(batch) + " is not in 2.." +
+                        std::to_string(m_max_batch));
+        const auto n = static_cast<index_t>(order.size());
+        if (n % batch == 1)
+            throw error("parallel step: the last batch would hold a single record (batch norm needs two); change "
+                        "the batch size");
+        if (!m_model.training()) throw error("parallel step: the model is in evaluation mode");
+        const index_t batches = (n + batch - 1) / batch;
+        m_team.run([&](int rank) {
+            for (index_t k = 0; k < batches; ++k) {
+                const index_t first = k * batch;
+                const std::span<const std::size_t> rows = order.subspan(static_cast<std::size_t>(first),
+                                                                         static_cast<std::size_t>(std::min(batch, n - first)));
+                m_team.barrier();  // the previous step's updates are done
+                if (rank == 0) before(k);
+                each_shard(rank, [&](shard& s) { s.forward_trunk(rows, x, y); });
+                m_team.barrier();
+                each_shard(rank, [&](shard& s) { s.forward_heads(); });
+                m_team.barrier();
+                each_shard(rank, [&](shard& s) { s.backward_heads(); });
+                m_team.barrier();
+                each_shard(rank, [&](shard& s) { s.backward_trunk(); });
+                m_team.barrier();
+                if (rank == 0) m_shards[0].input_norm_grads();
+                each_shard(rank, [&](shard& s) { update(s.index()); });
+                if (rank == 0) {
+                    advance_dropout(static_cast<index_t>(rows.size()));
+                    after(k, m_shards[0].loss());
+                }
+            }
+        });
+    }
+
+    /// The model in evaluation mode on n z-scored codes (row-major, input_dim each): n x outputs z-scored
+    /// predictions into `out`. Rows are independent, so the threads split them; results do not depend on how.
+    void evaluate(const T* x, index_t n, T* out) {
+        const index_t chunks = (n + m_ld - 1) / m_ld;
+        m_team.run([&](int rank) {
+            for (index_t c = rank; c < chunks; c += m_team.size()) {
+                const index_t first = c * m_ld;
+                m_eval[static_cast<std::size_t>(rank)].run(x + first * m_d, std::min(m_ld, n - first), out + first * m_o);
+            }
+        });
+    }
+
+private:
+    /// One batch-norm layer's pointers.
+    struct norm_ptrs {
+        T* gamma;
+        T* beta;
+        T* running_mean;
+        T* running_var;
+        T* grad_gamma;
+        T* grad_beta;
+    };
+    /// One linear layer's pointers.
+    struct linear_ptrs {
+        T* weight;
+        T* bias;
+        T* grad_weight;
+        T* grad_bias;
+    };
+    /// One head's layers.
+    struct head_ptrs {
+        linear_ptrs in;
+        norm_ptrs norm;
+        T p;
+        autograd::random_stream* stream;
+        linear_ptrs out;
+        index_t outputs;
+        index_t first_output;
+    };
+
+    // ---- per-shard state and phases ----
+
+    class shard {
+    public:
+        shard(parallel_step& step, int index)
+            : m_step(step), m_index(index),
+              m_f0(step.m_f * index / step_shards), m_f1(step.m_f * (index + 1) / step_shards),
+              m_u0(step.m_h * index / step_shards), m_u1(step.m_h * (index + 1) / step_shards) {
+            const index_t ld = step.m_ld, d = step.m_d, o = step.m_o;
+            const index_t fs = m_f1 - m_f0, hs = (m_u1 - m_u0) * static_cast<index_t>(step.m_heads.size());
+            m_xb.resize(step.m_max_batch, d);
+            m_yb.resize(step.m_max_batch, o);
+            m_xf.resize(d, ld);
+            m_x0f.resize(d, ld);
+            m_x0b.resize(step.m_max_batch, d);
+            m_yf.resize(o, ld);
+            m_mean0.resize(d);
+            m_istd0.resize(d);
+            m_z1.resize(fs, ld);
+            m_mask1.resize(fs, ld);
+            m_dz1.resize(fs, ld);
+            m_mean1.resize(fs);
+            m_istd1.resize(fs);
+            m_z2.resize(hs, ld);
+            m_a2.resize(hs, ld);
+            m_mask2.resize(hs, ld);
+            m_dz2.resize(hs, ld);
+            m_mean2.resize(hs);
+            m_istd2.resize(hs);
+            m_out.resize(o, ld);
+            m_dout.resize(o, ld);
+            m_dx0.resize(d, ld);
+            m_loss.resize(1);
+        }
+        int index() const { return m_index; }
+        float loss() const { return m_loss[0]; }
+
+        /// Gathers the batch, normalises the input (every shard: it is small), and computes this shard's trunk
+        /// units into the shared h.
+        void forward_trunk(std::span<const std::size_t> rows, const T* x, const T* y) {
+            parallel_step& st = m_step;
+            m_b = static_cast<index_t>(rows.size());
+            const index_t b = m_b, d = st.m_d, o = st.m_o, ld = st.m_ld;
+            for (index_t r = 0; r < b; ++r) {
+                const std::size_t src = rows[static_cast<std::size_t>(r)];
+                K::copy(d, x + src * static_cast<std::size_t>(d), m_xb.data() + r * d);
+                K::copy(o, y + src * static_cast<std::size_t>(o), m_yb.data() + r * o);
+            }
+            detail::transpose(b, d, m_xb.data(), d, m_xf.data(), ld);
+            detail::transpose(b, o, m_yb.data(), o, m_yf.data(), ld);
+            // Only shard 0 moves the input norm's running statistics; the others compute the same batch values.
+            detail::norm_act_forward<fn::identity>(d, b, ld, 0, m_xf.data(), st.m_norm0.gamma, st.m_norm0.beta,
+                                                   st.m_norm0.running_mean, st.m_norm0.running_var, m_index == 0,
+                                                   momentum, eps, m_mean0.data(), m_istd0.data(), {}, nullptr,
+                                                   m_x0f.data());
+            detail::transpose(d, b, m_x0f.data(), ld, m_x0b.data(), d);
+
+            const index_t fs = m_f1 - m_f0;
+            linear_forward(st.m_linear1, m_f0, fs, d, m_x0f.data(), m_z1.data());
+            T* h = st.m_hf.data() + m_f0 * ld;
+            norm_act_forward(st.m_norm1, m_f0, fs, m_z1.data(), m_mean1.data(), m_istd1.data(),
+                             {st.m_p1, st.m_stream1->seed, st.m_stream1->offset, st.m_f}, m_mask1.data(), h);
+            // h batch-major for the heads' weight gradients: this shard's columns.
+            detail::transpose(fs, b, h, ld, st.m_hb.data() + m_f0, st.m_f);
+        }
+
+        /// This shard's units of every head, and their share of the outputs.
+        void forward_heads() {
+            parallel_step& st = m_step;
+            const index_t hs = m_u1 - m_u0, ld = st.m_ld;
+            T* part = st.m_out_part[static_cast<std::size_t>(m_index)].data();
+            for (std::size_t g = 0; g < st.m_heads.size(); ++g) {
+                const head_ptrs& hd = st.m_heads[g];
+                const index_t row = static_cast<index_t>(g) * hs;
+                T* z = m_z2.data() + row * ld;
+                T* a = m_a2.data() + row * ld;
+                linear_forward(hd.in, m_u0, hs, st.m_f, st.m_hf.data(), z);
+                norm_act_forward(hd.norm, m_u0, hs, z, m_mean2.data() + row, m_istd2.data() + row,
+                                 {hd.p, hd.stream->seed, hd.stream->offset, st.m_h}, m_mask2.data() + row * ld, a);
+                // outputs of head g from these units: W_out[:, u0:u1] a
+                K::gemm(false, false, hd.outputs, m_b, hs, T(1), hd.out.weight + m_u0, st.m_h, a, ld, T(0),
+                        part + hd.first_output * ld, ld);
+            }
+        }
+
+        /// The outputs (partials added in shard order), the loss and its gradient, then this shard's head units
+        /// backwards: weight gradients and this shard's partial gradient of h.
+        void backward_heads() {
+            parallel_step& st = m_step;
+            const index_t b = m_b, o = st.m_o, ld = st.m_ld, hs = m_u1 - m_u0;
+            st.sum_parts(st.m_out_part, 0, o, b, m_out.data());
+            for (std::size_t g = 0; g < st.m_heads.size(); ++g) {
+                const head_ptrs& hd = st.m_heads[g];
+                K::template map<fn::add>(hd.outputs, b, T(1), T(0), m_out.data() + hd.first_output * ld, ld,
+                                         view::matrix(m_out.data() + hd.first_output * ld, ld), view::column(hd.out.bias));
+            }
+            const T scale = T(1) / static_cast<T>(b * o);
+            detail::with_loss(st.m_loss, [&]<class E, class G>(detail::tag<E>, detail::tag<G>) {
+                if (m_index == 0)
+                    K::template reduce<E>(axis::all, o, b, scale, T(0), m_loss.data(), view::matrix(m_out.data(), ld),
+                                          view::matrix(m_yf.data(), ld));
+                K::template map<G>(o, b, scale, T(0), m_dout.data(), ld, view::matrix(m_out.data(), ld),
+                                   view::matrix(m_yf.data(), ld), view::constant(T(1)));
+            });
+            T* dh = st.m_dh_part[static_cast<std::size_t>(m_index)].data();
+            for (std::size_t g = 0; g < st.m_heads.size(); ++g) {
+                const head_ptrs& hd = st.m_heads[g];
+                const index_t row = static_cast<index_t>(g) * hs;
+                const T* dout = m_dout.data() + hd.first_output * ld;
+                T* a = m_a2.data() + row * ld;
+                T* dz = m_dz2.data() + row * ld;
+                // last linear: dW[:, u0:u1] = dout a^T; its bias belongs to shard 0; da = W[:, u0:u1]^T dout
+                K::gemm(false, true, hd.outputs, hs, b, T(1), dout, ld, a, ld, T(0), hd.out.grad_weight + m_u0, st.m_h);
+                if (m_index == 0)
+                    K::template reduce<fn::identity>(axis::cols, hd.outputs, b, T(1), T(0), hd.out.grad_bias,
+                                                     view::matrix(dout, ld));
+                K::gemm(true, false, hs, b, hd.outputs, T(1), hd.out.weight + m_u0, st.m_h, dout, ld, T(0), dz, ld);
+                norm_act_backward(hd.norm, hd.in, m_u0, hs, m_z2.data() + row * ld, m_mean2.data() + row,
+                                  m_istd2.data() + row, hd.p > 0 ? m_mask2.data() + row * ld : nullptr, dz);
+                linear_backward(hd.in, m_u0, hs, st.m_f, dz, st.m_hb.data(), st.m_f, dh, g == 0);
+            }
+        }
+
+        /// This shard's trunk units backwards from the summed partial gradients of h.
+        void backward_trunk() {
+            parallel_step& st = m_step;
+            const index_t b = m_b, fs = m_f1 - m_f0, d = st.m_d;
+            st.sum_parts(st.m_dh_part, m_f0, fs, b, m_dz1.data());
+            norm_act_backward(st.m_norm1, st.m_linear1, m_f0, fs, m_z1.data(), m_mean1.data(), m_istd1.data(),
+                              st.m_p1 > 0 ? m_mask1.data() : nullptr, m_dz1.data());
+            linear_backward(st.m_linear1, m_f0, fs, d, m_dz1.data(), m_x0b.data(), d,
+                            st.m_dx_part[static_cast<std::size_t>(m_index)].data(), true);
+        }
+
+        /// Gradients of the input norm's gamma and beta from the summed partials (shard 0, after the last barrier).
+        void input_norm_grads() {
+            parallel_step& st = m_step;
+            const index_t ld = st.m_ld, d = st.m_d;
+            st.sum_parts(st.m_dx_part, 0, d, m_b, m_dx0.data());
+            K::template reduce<fn::identity>(axis::cols, d, m_b, T(1), T(0), st.m_norm0.grad_beta,
+                                             view::matrix(m_dx0.data(), ld));
+            K::template reduce<fn::batch_norm_xhat_dy>(axis::cols, d, m_b, T(1), T(0), st.m_norm0.grad_gamma,
+                                                       view::matrix(m_xf.data(), ld), view::column(m_mean0.data()),
+                                                       view::column(m_istd0.data()), view::matrix(m_dx0.data(), ld));
+        }
+
+    private:
+        static constexpr T momentum = nn::batch_norm1d<T, Backend>::momentum;
+        static constexpr T eps = nn::batch_norm1d<T, Backend>::eps;
+
+        /// z (rows features x b) = bias + W[first:first+rows] in^T, with in feature-major (k x b).
+        void linear_forward(const linear_ptrs& l, index_t first, index_t rows, index_t k, const T* in, T* z) {
+            const index_t ld = m_step.m_ld;
+            K::template map<fn::identity>(rows, m_b, T(1), T(0), z, ld, view::column(l.bias + first));
+            K::gemm(false, false, rows, m_b, k, T(1), l.weight + first * k, k, in, ld, T(1), z, ld);
+        }
+        /// dW[first:+rows] = dz in_b and (accumulating unless `fresh`) d_in^T += W[first:+rows]^T dz.
+        void linear_backward(const linear_ptrs& l, index_t first, index_t rows, index_t k, const T* dz,
+                             const T* in_b, index_t ld_in, T* d_in, bool fresh) {
+            const index_t ld = m_step.m_ld;
+            K::gemm(false, false, rows, k, m_b, T(1), dz, ld, in_b, ld_in, T(0), l.grad_weight + first * k, k);
+            K::gemm(true, false, k, m_b, rows, T(1), l.weight + first * k, k, dz, ld, fresh ? T(0) : T(1), d_in, ld);
+        }
+        /// Norm (batch statistics, running statistics moved), activation and dropout of units [first, +rows).
+        void norm_act_forward(const norm_ptrs& n, index_t first, index_t rows, const T* z, T* mean, T* istd,
+                              const detail::dropout_draw& drop, T* mask, T* out) {
+            detail::with_activation(m_step.m_activation, [&]<class F, class G>(detail::tag<F>, detail::tag<G>) {
+                detail::norm_act_forward<F>(rows, m_b, m_step.m_ld, first, z, n.gamma, n.beta, n.running_mean,
+                                            n.running_var, true, momentum, eps, mean, istd, drop, mask, out);
+            });
+        }
+        /// Its backward pass: dy (in place) becomes dz; gradients of gamma, beta and the linear layer's bias.
+        void norm_act_backward(const norm_ptrs& n, const linear_ptrs& l, index_t first, index_t rows, const T* z,
+                               const T* mean, const T* istd, const T* mask, T* dy) {
+            detail::with_activation(m_step.m_activation, [&]<class F, class G>(detail::tag<F>, detail::tag<G>) {
+                detail::norm_act_backward<G>(rows, m_b, m_step.m_ld, first, z, n.gamma, n.beta, mean, istd, mask, dy,
+                                             n.grad_gamma, n.grad_beta, l.grad_bias);
+            });
+        }
+
+        parallel_step& m_step;
+        int m_index;
+        index_t m_f0, m_f1, m_u0, m_u1;
+        index_t m_b = 0;
+        tensor m_xb, m_yb, m_xf, m_x0f, m_x0b, m_yf, m_mean0, m_istd0;
+        tensor m_z1, m_mask1, m_dz1, m_mean1, m_istd1;
+        tensor m_z2, m_a2, m_mask2, m_dz2, m_mean2, m_istd2;
+        tensor m_out, m_dout, m_dx0, m_loss;
+    };
+
+    // ---- evaluation ----
+
+    /// One thread's buffers for evaluation chunks of up to ld rows.
+    class evaluator {
+    public:
+        explicit evaluator(parallel_step& step) : m_step(step) {
+            const index_t ld = step.m_ld;
+            m_xf.resize(step.m_d, ld);
+            m_h.resize(step.m_f, ld);
+            m_a.resize(step.m_h, ld);
+            m_out.resize(step.m_o, ld);
+            m_istd.resize(std::max({step.m_d, step.m_f, step.m_h}));
+        }
+        /// n <= ld rows of x (row-major) -> n x outputs into out.
+        void run(const T* x, index_t n, T* out) {
+            parallel_step& st = m_step;
+            const index_t ld = st.m_ld;
+            m_n = n;
+            detail::transpose(n, st.m_d, x, st.m_d, m_xf.data(), ld);
+            norm(st.m_norm0, st.m_d, m_xf.data(), m_xf.data());
+            linear(st.m_linear1, st.m_f, st.m_d, m_xf.data(), m_h.data());
+            norm(st.m_norm1, st.m_f, m_h.data(), m_h.data());
+            act(st.m_f, m_h.data());
+            for (const head_ptrs& hd : st.m_heads) {
+                linear(hd.in, st.m_h, st.m_f, m_h.data(), m_a.data());
+                norm(hd.norm, st.m_h, m_a.data(), m_a.data());
+                act(st.m_h, m_a.data());
+                linear(hd.out, hd.outputs, st.m_h, m_a.data(), m_out.data() + hd.first_output * ld);
+            }
+            detail::transpose(st.m_o, n, m_out.data(), ld, out, st.m_o);
+        }
+
+    private:
+        void linear(const linear_ptrs& l, index_t rows, index_t k, const T* in, T* z) {
+            const index_t ld = m_step.m_ld;
+            K::template map<fn::identity>(rows, m_n, T(1), T(0), z, ld, view::column(l.bias));
+            K::gemm(false, false, rows, m_n, k, T(1), l.weight, k, in, ld, T(1), z, ld);
+        }
+        void norm(const norm_ptrs& p, index_t rows, const T* z, T* out) {
+            K::template map<fn::inverse_std>(1, rows, T(1), T(0), m_istd.data(), rows, view::row(p.running_var),
+                                             view::constant(nn::batch_norm1d<T, Backend>::eps));
+            K::template map<fn::batch_norm>(rows, m_n, T(1), T(0), out, m_step.m_ld, view::matrix(z, m_step.m_ld),
+                                            view::column(p.running_mean), view::column(m_istd.data()),
+                                            view::column(p.gamma), view::column(p.beta));
+        }
+        void act(index_t rows, T* x) {
+            detail::with_activation(m_step.m_activation, [&]<class F, class G>(detail::tag<F>, detail::tag<G>) {
+                K::template map<F>(rows, m_n, T(1), T(0), x, m_step.m_ld, view::matrix(x, m_step.m_ld));
+            });
+        }
+
+        parallel_step& m_step;
+        index_t m_n = 0;
+        tensor m_xf, m_h, m_a, m_out, m_istd;
+    };
+
+    /// out (rows x cols) = the shards' partials of rows [first, first + rows), added in shard order.
+    void sum_parts(const std::vector<tensor>& parts, index_t first, index_t rows, index_t cols, T* out) const {
+        K::template map<fn::identity>(rows, cols, T(1), T(0), out, m_ld, view::matrix(parts[0].data() + first * m_ld, m_ld));
+        for (std::size_t s = 1; s < parts.size(); ++s)
+            K::template map<fn::identity>(rows, cols, T(1), T(1), out, m_ld, view::matrix(parts[s].data() + first * m_ld, m_ld));
+    }
+
+    template <class F>
+    void each_shard(int rank, F&& f) {
+        for (int s = rank; s < step_shards; s += m_team.size()) f(m_shards[static_cast<std::size_t>(s)]);
+    }
+
+    /// The next step's dropout masks continue each stream where this batch's stopped.
+    void advance_dropout(index_t b) {
+        if (m_p1 > 0) m_stream1->offset += static_cast<std::uint64_t>(b * m_f);
+        for (const head_ptrs& hd : m_heads)
+            if (hd.p > 0) hd.stream->offset += static_cast<std::uint64_t>(b * m_h);
+    }
+
+    /// Pointers into the model, and the optimiser's view of its parameters in for_each_parameter order.
+    void collect_parameters() {
+        m_model.for_each_parameter([&](const std::string&, autograd::parameter<T, Backend>& p) {
+            p.grad.resize_like(p.value);
+            p.grad.fill(T(0));
+            m_params.push_back({p.value.data(), p.grad.data(), p.value.size()});
+        });
+        auto norm_of = [](nn::batch_norm1d<T, Backend>& n) {
+            return norm_ptrs{n.gamma().value.data(), n.beta().value.data(), n.running_mean().data(),
+                             n.running_var().data(), n.gamma().grad.data(), n.beta().grad.data()};
+        };
+        auto linear_of = [](nn::linear<T, Backend>& l) {
+            return linear_ptrs{l.weight().value.data(), l.bias().value.data(), l.weight().grad.data(),
+                               l.bias().grad.data()};
+        };
+        auto& trunk = m_model.trunk();
+        m_norm0 = norm_of(trunk.template get<0>());
+        m_linear1 = linear_of(trunk.template get<1>());
+        m_norm1 = norm_of(trunk.template get<2>());
+        m_activation = trunk.template get<3>().kind();
+        m_p1 = trunk.template get<4>().p();
+        m_stream1 = &trunk.template get<4>().stream();
+        index_t first_output = 0;
+        for (auto& head : m_model.heads()) {
+            head_ptrs hd{linear_of(head.template get<0>()), norm_of(head.template get<1>()), head.template get<3>().p(),
+                         &head.template get<3>().stream(), linear_of(head.template get<4>()),
+                         head.template get<4>().out_features(), first_output};
+            first_output += hd.outputs;
+            m_heads.push_back(hd);
+        }
+    }
+
+    /// Shard s: its trunk units' rows/elements, its head units' rows and columns; shard 0 also the input norm
+    /// and the output biases.
+    void build_slices(int s) {
+        auto& out = m_slices.emplace_back();
+        const index_t f0 = m_f * s / step_shards, f1 = m_f * (s + 1) / step_shards;
+        const index_t u0 = m_h * s / step_shards, u1 = m_h * (s + 1) / step_shards;
+        std::size_t i = 0;
+        auto whole = [&](std::size_t p) { out.push_back({p, 0, m_params[p].size}); };
+        if (s == 0) {
+            whole(0);
+            whole(1);
+        }
+        i = 2;
+        out.push_back({i++, f0 * m_d, f1 * m_d});  // linear weight rows
+        out.push_back({i++, f0, f1});              // linear bias
+        out.push_back({i++, f0, f1});              // norm gamma
+        out.push_back({i++, f0, f1});              // norm beta
+        for (const head_ptrs& hd : m_heads) {
+            out.push_back({i++, u0 * m_f, u1 * m_f});
+            out.push_back({i++, u0, u1});
+            out.push_back({i++, u0, u1});
+            out.push_back({i++, u0, u1});
+            for (index_t r = 0; r < hd.outputs; ++r) out.push_back({i, r * m_h + u0, r * m_h + u1});
+            ++i;
+            if (s == 0) whole(i);
+            ++i;
+        }
+    }
+
+    nn::predictor<T, Backend>& m_model;
+    loss_kind m_loss;
+    thread_team m_team;
+    index_t m_d = 0, m_f = 0, m_h = 0, m_o = 0, m_ld = 0, m_max_batch = 0;
+    std::vector<optim::parameter<T>> m_params;
+    std::vector<std::vector<slice>> m_slices;
+    norm_ptrs m_norm0{}, m_norm1{};
+    linear_ptrs m_linear1{};
+    nn::activation_kind m_activation = nn::activation_kind::swish;
+    T m_p1 = 0;
+    autograd::random_stream* m_stream1 = nullptr;
+    std::vector<head_ptrs> m_heads;
+    std::vector<shard> m_shards;
+    tensor m_hf, m_hb;
+    std::vector<tensor> m_out_part, m_dh_part, m_dx_part;
+    std::vector<evaluator> m_eval;
+};
+
+}  // namespace ncp::train
