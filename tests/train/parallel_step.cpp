@@ -25,7 +25,7 @@ nn::predictor_spec small_spec(nn::activation_kind act) {
     return s;
 }
 
-nn::normalisation unit_stats(const nn::predictor_spec& s) {
+nn::normalisation unit_stats(const nn::predictor_spec&) {
     return {std::vector<double>(7, 0.0), std::vector<double>(7, 1.0), std::vector<double>(3, 0.0),
             std::vector<double>(3, 1.0)};
 }
@@ -53,7 +53,7 @@ TEST_CASE("one step equals the tape's loss, gradients and running statistics") {
             train::parallel_step<> step(fast, 16, 2, loss);
             std::vector<float> losses;
             // Two batches (16 and 5 records): the second checks that dropout streams moved on.
-            step.train_batches(order, 16, x.data(), y.data(), [](auto) {}, [](int) {},
+            step.train_batches(order, 16, x.data(), y.data(), [](auto) {}, [](const auto&) {},
                                [&](auto, float l) { losses.push_back(l); });
             REQUIRE(losses.size() == 2);
 
@@ -124,9 +124,7 @@ TEST_CASE("one thread and two give the same bits, updates included") {
         for (std::size_t i = 0; i < n; ++i) order[i] = (i * 7) % n;
         for (int epoch = 0; epoch < 3; ++epoch)
             step.train_batches(order, 8, x.data(), y.data(), [&](auto) { opt.begin_step(); },
-                               [&](int s) {
-                                   for (const auto& sl : step.slices(s)) opt.update(sl.param, sl.begin, sl.end);
-                               },
+                               [&](const auto& sl) { opt.update(sl.param, sl.begin, sl.end); },
                                [](auto, float) {});
         std::vector<float> all;
         model.for_each_parameter([&](const std::string&, auto& p) {

@@ -50,7 +50,7 @@ struct progress {
 /// How to train, besides the config.
 struct options {
     int threads = 2;                                 ///< 1..step_shards; the results do not depend on it
-    std::function<void(const progress&)> on_epoch;  ///< called after every epoch (may be empty)
+    std::function<void(const progress&)> on_epoch = {};  ///< called after every epoch (may be empty)
 };
 
 /// Everything a training run produced.
@@ -217,9 +217,7 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
             [&](auto& opt_) {
                 step.train_batches(
                     order, batch, x.data(), y.data(), [&](index_t) { opt_.begin_step(); },
-                    [&](int shard) {
-                        for (const auto& s : step.slices(shard)) opt_.update(s.param, s.begin, s.end);
-                    },
+                    [&](const auto& s) { opt_.update(s.param, s.begin, s.end); },
                     [&](index_t, float loss) {
                         loss_sum += loss;
                         if (per_batch) {
