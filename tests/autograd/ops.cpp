@@ -523,6 +523,23 @@ TEST_CASE_TEMPLATE("l1_toward: NCP's loss against a detached shifted target", T,
     }
 }
 
+TEST_CASE_TEMPLATE("l1_toward equals the composite l1_loss(pred, detach(pred) + shift)", T, float, double) {
+    parameter<T> p(uniform<T>(3, 2, 50, -100, 100));
+    p.value[0] = T(1e9);  // pred + shift rounds back to pred: zero error and zero gradient, in both forms
+    tape<T> t;
+    const var<T> one = l1_toward(t.leaf(p), T(0.1));
+    t.backward(one);
+    const T value_one = one.value()[0];
+    const std::vector<T> grad_one = p.grad.to_host();
+    t.clear();
+    const var<T> x = t.leaf(p);
+    const var<T> composite = l1_loss(x, detach(x) + T(0.1));
+    t.backward(composite);
+    CHECK(value_one == composite.value()[0]);
+    CHECK(grad_one == p.grad.to_host());
+    CHECK(grad_one[0] == (std::is_same_v<T, float> ? T(0) : T(-1.0 / 6)));
+}
+
 TEST_CASE("detach: the value passes, the gradient does not") {
     tape<double> t;
     parameter<double> p(uniform<double>(2, 3, 49));

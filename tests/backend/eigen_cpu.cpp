@@ -103,6 +103,39 @@ TEST_CASE_TEMPLATE("gemm: every transpose, alpha, beta, leading dimensions, GEMV
     }
 }
 
+TEST_CASE_TEMPLATE("gemm: vector times matrix, unpadded (the batch-1 paths)", T, float, double) {
+    // Every transpose with natural leading dimensions, widths on and off the vector width, one and several blocks.
+    for (const index_t len : {index_t{1}, index_t{5}, index_t{16}, index_t{27}, index_t{300}}) {
+        for (const index_t k : {index_t{1}, index_t{8}, index_t{27}, index_t{128}}) {
+            for (int trans = 0; trans < 8; ++trans) {
+                const bool ta = (trans & 1) != 0, tb = (trans & 2) != 0, column = (trans & 4) != 0;
+                const index_t m = column ? len : 1, n = column ? 1 : len;
+                const index_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+                for (const T beta : {T(0), T(0.5)}) {
+                    CAPTURE(m); CAPTURE(n); CAPTURE(k); CAPTURE(ta); CAPTURE(tb); CAPTURE(beta);
+                    const std::vector<T> a = random_values<T>(static_cast<std::size_t>(ar * ac), 20);
+                    const std::vector<T> b = random_values<T>(static_cast<std::size_t>(br * bc), 21);
+                    std::vector<T> c = random_values<T>(static_cast<std::size_t>(m * n), 22);
+                    std::vector<double> expected(c.size());
+                    for (index_t i = 0; i < m; ++i) {
+                        for (index_t j = 0; j < n; ++j) {
+                            double acc = 0;
+                            for (index_t l = 0; l < k; ++l) {
+                                acc += double(ta ? a[l * ac + i] : a[i * ac + l]) * (tb ? b[j * bc + l] : b[l * bc + j]);
+                            }
+                            expected[i * n + j] = 2 * acc + beta * double(c[i * n + j]);
+                        }
+                    }
+                    K::gemm<T>(ta, tb, m, n, k, T(2), a.data(), ac, b.data(), bc, beta, c.data(), n);
+                    for (std::size_t i = 0; i < c.size(); ++i) {
+                        CHECK(c[i] == doctest::Approx(expected[i]).epsilon(tolerance<T>() * 10).scale(1));
+                    }
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE_TEMPLATE("map: dense, row, column, scalar and constant operands; alpha, beta, strided output", T, float,
                    double) {
     using view = ncp::detail::view<T>;
@@ -145,8 +178,8 @@ TEST_CASE_TEMPLATE("map: contiguous operands take the flat path with the same re
     const index_t rows = 9, cols = 130;
     const std::vector<T> x = random_values<T>(static_cast<std::size_t>(rows * cols), 9);
     std::vector<T> out(x.size());
-    K::map<fn::swish>(rows, cols, T(1), T(0), out.data(), cols, view::matrix(x.data(), cols));
-    for (std::size_t i = 0; i < x.size(); ++i) CHECK(out[i] == fn::swish::apply(x[i]));
+    K::map<fn::sigmoid>(rows, cols, T(1), T(0), out.data(), cols, view::matrix(x.data(), cols));
+    for (std::size_t i = 0; i < x.size(); ++i) CHECK(out[i] == fn::sigmoid::apply(x[i]));
 }
 
 TEST_CASE_TEMPLATE("reduce: every axis over broadcast operands, alpha and beta", T, float, double) {

@@ -36,11 +36,11 @@ TEST_CASE_TEMPLATE("activations and their gradients against the textbook formula
         const double s = 1 / (1 + std::exp(-xd));
         const double dy = 0.75;
         CHECK(fn::sigmoid::apply(xt) == doctest::Approx(s).epsilon(tolerance));
-        CHECK(fn::swish::apply(xt) == doctest::Approx(xd * s).epsilon(tolerance).scale(1));
         CHECK(fn::tanh::apply(xt) == doctest::Approx(std::tanh(xd)).epsilon(tolerance).scale(1));
         CHECK(fn::relu::apply(xt) == T(std::max(xd, 0.0)));
         CHECK(fn::relu6::apply(xt) == T(std::min(std::max(xd, 0.0), 6.0)));
-        CHECK(fn::swish_grad::apply(xt, T(dy)) == doctest::Approx(dy * (s + xd * s * (1 - s))).epsilon(tolerance));
+        CHECK(fn::swish_grad::apply(xt, fn::sigmoid::apply(xt), T(dy)) ==
+              doctest::Approx(dy * (s + xd * s * (1 - s))).epsilon(tolerance));
         CHECK(fn::sigmoid_grad::apply(T(s), T(dy)) == doctest::Approx(dy * s * (1 - s)).epsilon(tolerance));
         const double th = std::tanh(xd);
         CHECK(fn::tanh_grad::apply(T(th), T(dy)) == doctest::Approx(dy * (1 - th * th)).epsilon(tolerance));
@@ -83,4 +83,17 @@ TEST_CASE("random_bits: deterministic, uniform, and unrelated across keys") {
     CHECK(agree == doctest::Approx(n / 2).epsilon(0.02));  // keys 1 and 2: independent top bits
     // The high counter word matters too.
     CHECK(ncp::detail::random_bits(1, 5) != ncp::detail::random_bits(1, 5 + (std::uint64_t{1} << 32)));
+}
+
+TEST_CASE_TEMPLATE("math::rsqrt matches 1 / std::sqrt", T, float, double) {
+    const double tolerance = 4 * std::numeric_limits<T>::epsilon();
+    double worst = 0;
+    for (double x = 1e-6; x < 1e6; x *= 1.0137) {
+        const auto xt = static_cast<T>(x);
+        const double expected = 1 / std::sqrt(static_cast<double>(xt));
+        worst = std::max(worst, std::abs(static_cast<double>(math::rsqrt(xt)) - expected) / expected);
+    }
+    CHECK(worst < tolerance);
+    CHECK(std::isnan(math::rsqrt(T(-1))));
+    CHECK(std::isnan(math::rsqrt(std::numeric_limits<T>::quiet_NaN())));
 }

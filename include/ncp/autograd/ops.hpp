@@ -355,6 +355,34 @@ struct unary_op {
     }
 };
 
+/// swish(x) = x sigmoid(x), computed as two passes so that sigmoid(x) stays for the backward (no second exp).
+/// Node fields: saved[0] = sigmoid(x).
+struct swish_op {
+    template <class T, class B>
+    static void backward(tape<T, B>& t, node<T, B>& n) {
+        node<T, B>& xn = t.input(n, 0);
+        const index_t rows = n.own_value.rows();
+        const index_t cols = n.own_value.cols();
+        const grad_target<T> g = t.grad_for(xn);
+        kernels<B>::template map<fn::swish_grad>(rows, cols, T(1), g.beta, g.data, cols, dense(*xn.value),
+                                                 dense(n.saved[0]), dense(t.grad_of(n)));
+    }
+
+    template <class T, class B>
+    static var<T, B> apply(const var<T, B>& x) {
+        tape<T, B>& t = x.owner();
+        node<T, B>& n = t.record(&backward<T, B>, {x});
+        const index_t rows = x.rows();
+        const index_t cols = x.cols();
+        Tensor<T, B>& s = n.saved[0];
+        s.resize(rows, cols);
+        kernels<B>::template map<fn::sigmoid>(rows, cols, T(1), T(0), s.data(), cols, dense(x.value()));
+        Tensor<T, B>& y = t.value_for_write(n, rows, cols);
+        kernels<B>::template map<fn::mul>(rows, cols, T(1), T(0), y.data(), cols, dense(x.value()), dense(s));
+        return t.handle(n);
+    }
+};
+
 /// Node fields: saved[0] = the mask (0 or 1 / (1 - p)).
 struct dropout_op {
     template <class T, class B>
@@ -395,6 +423,18 @@ struct loss_op {
         kernels<B>::template reduce<Error>(axis::all, pred.rows(), pred.cols(), n.reals[0], T(0), y.data(),
                                            dense(pred.value()), dense(target.value()));
         return t.handle(n);
+    }
+};
+
+/// L1(pred, detach(pred) + shift) as one node. Node fields: reals = {scale of the sum, shift}.
+struct l1_toward_op {
+    template <class T, class B>
+    static void backward(tape<T, B>& t, node<T, B>& n) {
+        node<T, B>& pn = t.input(n, 0);
+        const Tensor<T, B>& p = *pn.value;
+        send_grad<fn::shifted_absolute_error_grad>(t, pn, p.rows(), p.cols(), n.reals[0], dense(p),
+                                                   view<T>::constant(n.reals[1]),
+                                                   view<T>::scalar(t.grad_of(n).data()));
     }
 };
 
@@ -655,13 +695,15 @@ var<T, B> batch_norm(const var<T, B>& x, const var<T2, B2>& gamma, const var<T3,
         K::template map<fn::identity>(1, cols, momentum * static_cast<T>(rows) / static_cast<T>(rows - 1),
                                       T(1) - momentum, running_var.data(), cols, view::row(variance.data()));
     } else {
-        K::copy(cols, running_mean.data(), mean.data());
         K::template map<fn::inverse_std>(1, cols, T(1), T(0), istd.data(), cols, view::row(running_var.data()),
                                          view::constant(eps));
+        // Only d loss / d gamma reads the mean back.
+        if (n.requires_grad && gamma.requires_grad()) K::copy(cols, running_mean.data(), mean.data());
     }
     Tensor<T, B>& y = t.value_for_write(n, rows, cols);
     K::template map<fn::batch_norm>(rows, cols, T(1), T(0), y.data(), cols, detail::dense(x.value()),
-                                    view::row(mean.data()), view::row(istd.data()), view::row(gamma.value().data()),
+                                    view::row(training ? mean.data() : running_mean.data()),
+                                    view::row(istd.data()), view::row(gamma.value().data()),
                                     view::row(beta.value().data()));
     return t.handle(n);
 }
@@ -681,7 +723,7 @@ var<T, B> relu6(const var<T, B>& x) {
 /// x sigmoid(x).
 template <class T, class B>
 var<T, B> swish(const var<T, B>& x) {
-    return detail::unary_op<detail::fn::swish, detail::fn::swish_grad, false>::apply(x);
+    return detail::swish_op::apply(x);
 }
 /// tanh(x).
 template <class T, class B>
@@ -734,11 +776,19 @@ var<T, B> smooth_l1_loss(const var<T, B>& pred, const var<T2, B2>& target, reduc
     return detail::loss_op<detail::fn::smooth_l1_error, detail::fn::smooth_l1_error_grad>::apply(pred, target, r,
                                                                                                  "smooth_l1_loss");
 }
-/// NCP's objective term (spec section 6, step 2): L1(pred, detach(pred) + shift). Its value is |shift| and its
-/// gradient -sign(shift) per element (over the count for the mean): it pushes pred by `shift`.
+/// NCP's objective term (spec section 6, step 2): L1(pred, detach(pred) + shift), one node. Its value is about
+/// |shift| and its gradient -sign(shift) per element (over the count for the mean): it pushes pred by `shift`.
 template <class T, class B>
 var<T, B> l1_toward(const var<T, B>& pred, std::type_identity_t<T> shift, reduction r = reduction::mean) {
-    return l1_loss(pred, detach(pred) + shift, r);
+    tape<T, B>& t = pred.owner();
+    detail::node<T, B>& n = t.record(&detail::l1_toward_op::backward<T, B>, {pred});
+    const index_t count = pred.value().size();
+    n.reals = {r == reduction::mean && count > 0 ? T(1) / static_cast<T>(count) : T(1), shift};
+    Tensor<T, B>& y = t.value_for_write(n, 1, 1);
+    detail::kernels<B>::template reduce<detail::fn::shifted_absolute_error>(
+        axis::all, pred.rows(), pred.cols(), n.reals[0], T(0), y.data(), detail::dense(pred.value()),
+        detail::view<T>::constant(shift));
+    return t.handle(n);
 }
 
 }  // namespace ncp::autograd

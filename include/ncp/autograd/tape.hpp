@@ -97,7 +97,7 @@ struct node {
     std::array<T, 2> reals{};                 ///< per-op constants
     std::array<index_t, 2> ints{};            ///< per-op integers
     bool requires_grad = false;               ///< a requiring-grad leaf lies upstream and recording was on
-    bool grad_written = false;                ///< the current backward pass reached this node
+    std::uint64_t grad_pass = 0;              ///< the backward pass that last wrote own_grad
     std::uint64_t grad_cols = 0;              ///< columns of own_grad written in this pass (bit 63: 63 and beyond)
 };
 
@@ -166,6 +166,7 @@ public:
         node_type& n = push(nullptr, {});
         n.value = &value;
         n.requires_grad = requires_grad && grad_enabled();
+        if (n.requires_grad) m_leaves.push_back(&n);
         return handle(n);
     }
     /// A leaf for a parameter: reads p.value; backward writes p.grad when p.requires_grad (and recording is on).
@@ -174,6 +175,7 @@ public:
         n.value = &p.value;
         n.param = &p;
         n.requires_grad = p.requires_grad && grad_enabled();
+        if (n.requires_grad) m_leaves.push_back(&n);
         return handle(n);
     }
 
@@ -181,6 +183,7 @@ public:
     void clear() noexcept {
         m_size = 0;
         m_links.clear();
+        m_leaves.clear();
         ++m_recording;
     }
     /// Number of recorded nodes.
@@ -196,24 +199,19 @@ public:
         if (!loss.requires_grad()) {
             throw error("autograd::tape::backward: the loss depends on nothing that requires a gradient");
         }
+        // A pass number unique in the process marks what this pass wrote: no flags to reset.
         m_pass = detail::backward_passes.fetch_add(1, std::memory_order_relaxed) + 1;
-        for (index_t i = 0; i < m_size; ++i) {
-            m_nodes[i]->grad_written = false;
-            m_nodes[i]->grad_cols = 0;
-        }
-        node_type& root = loss.node();
-        const auto seed = grad_for(root);
+        const auto seed = grad_for(loss.node());
         kernels::fill(index_t{1}, T(1), seed.data);
         for (index_t i = loss.id(); i >= 0; --i) {
             node_type& n = *m_nodes[i];
-            if (n.grad_written && n.backward != nullptr) n.backward(*this, n);
+            if (n.backward != nullptr && written(n)) n.backward(*this, n);
         }
         // Leaves the loss does not depend on get zeros rather than a stale gradient.
-        for (index_t i = 0; i < m_size; ++i) {
-            node_type& n = *m_nodes[i];
-            if (n.inputs == 0 && n.requires_grad && !written(n)) {
-                const auto target = grad_for(n);
-                kernels::fill(n.value->size(), T(0), target.data);
+        for (node_type* leaf : m_leaves) {
+            if (!written(*leaf)) {
+                const auto target = grad_for(*leaf);
+                kernels::fill(leaf->value->size(), T(0), target.data);
             }
         }
     }
@@ -222,10 +220,7 @@ public:
     [[nodiscard]] const tensor& grad(const var_type& v) const {
         check_owned(v, "grad");
         const node_type& n = v.node();
-        if (n.param != nullptr && n.requires_grad && n.param->m_written_in_pass == m_pass && m_pass != 0) {
-            return n.param->grad;
-        }
-        if (n.param == nullptr && n.grad_written) return n.own_grad;
+        if (m_pass != 0 && n.requires_grad && written(n)) return n.param != nullptr ? n.param->grad : n.own_grad;
         throw error("autograd::var::grad: node " + std::to_string(v.id()) +
                     " has no gradient (it does not require one, or the last backward did not reach it)");
     }
@@ -259,7 +254,6 @@ public:
     grad_target<T> grad_for(node_type& in) {
         if (in.param != nullptr) {
             parameter<T, Backend>& p = *in.param;
-            in.grad_written = true;
             if (p.m_written_in_pass != m_pass) {
                 p.grad.resize_like(p.value);
                 p.m_written_in_pass = m_pass;
@@ -268,9 +262,9 @@ public:
             return {p.grad.data(), T(1)};
         }
         in.grad_cols = ~std::uint64_t{0};
-        if (!in.grad_written) {
+        if (in.grad_pass != m_pass) {
             in.own_grad.resize_like(*in.value);
-            in.grad_written = true;
+            in.grad_pass = m_pass;
             return {in.own_grad.data(), T(0)};
         }
         return {in.own_grad.data(), T(1)};
@@ -304,12 +298,11 @@ private:
         n.backward = n.requires_grad ? backward : nullptr;
         n.value = &n.own_value;
         n.param = nullptr;
-        n.grad_written = false;
-        n.grad_cols = 0;
+        n.grad_pass = 0;
         return n;
     }
     [[nodiscard]] bool written(const node_type& n) const {
-        return n.param != nullptr ? n.param->m_written_in_pass == m_pass : n.grad_written;
+        return n.param != nullptr ? n.param->m_written_in_pass == m_pass : n.grad_pass == m_pass;
     }
     void check_owned(const var_type& v, const char* what) const {
         if (v.m_tape != this || v.m_recording != m_recording || v.m_node == nullptr) {
@@ -321,6 +314,7 @@ private:
     std::vector<std::unique_ptr<node_type>> m_nodes;  ///< nodes [0, m_size) are recorded; the rest wait for reuse
     index_t m_size = 0;
     std::vector<node_type*> m_links;                   ///< the inputs of every node, in recording order
+    std::vector<node_type*> m_leaves;                  ///< the leaves that require a gradient
     std::uint64_t m_pass = 0;                          ///< the number of this tape's latest backward pass
     std::uint64_t m_recording = 0;                     ///< clears so far (vars of older recordings are stale)
 };

@@ -16,16 +16,151 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <new>
 #include <type_traits>
 #include <utility>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "ncp/backend/avx512_sgemm.hpp"
 #include "ncp/backend/kernel_api.hpp"
 
 namespace ncp::detail {
+
+#if defined(__AVX512F__)
+namespace avx512 {
+
+/// The AVX-512 operations vector_products needs, for float and for double.
+struct f32 {
+    using value = float;
+    using vec = __m512;
+    static constexpr index_t lanes = 16;
+    static __mmask16 first(index_t count) { return count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1u); }
+    static vec zero() { return _mm512_setzero_ps(); }
+    static vec broadcast(float v) { return _mm512_set1_ps(v); }
+    /// Elements [0, count) of p and zeros beyond; the masked-off memory is not read.
+    static vec load(const float* p, index_t count) { return _mm512_maskz_loadu_ps(first(count), p); }
+    static vec load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, vec v, index_t count) { _mm512_mask_storeu_ps(p, first(count), v); }
+    static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+    static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
+    static float sum(vec v) { return _mm512_reduce_add_ps(v); }
+};
+struct f64 {
+    using value = double;
+    using vec = __m512d;
+    static constexpr index_t lanes = 8;
+    static __mmask8 first(index_t count) { return count >= 8 ? __mmask8(0xff) : __mmask8((1u << count) - 1u); }
+    static vec zero() { return _mm512_setzero_pd(); }
+    static vec broadcast(double v) { return _mm512_set1_pd(v); }
+    static vec load(const double* p, index_t count) { return _mm512_maskz_loadu_pd(first(count), p); }
+    static vec load(const double* p) { return _mm512_loadu_pd(p); }
+    static void store(double* p, vec v, index_t count) { _mm512_mask_storeu_pd(p, first(count), v); }
+    static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
+    static vec add(vec a, vec b) { return _mm512_add_pd(a, b); }
+    static double sum(vec v) { return _mm512_reduce_add_pd(v); }
+};
+
+/// y = alpha x M + beta y for a contiguous vector x of k elements: the batch-1 products that are most of an NCP
+/// step. Eigen's GEMV finishes rows that are not a multiple of the vector width (the predictor's 27 inputs) with
+/// scalar code and reads slower than these loops; full vectors use plain loads, only the last partial one a mask.
+template <class S>
+struct vector_products {
+    using T = typename S::value;
+    using vec = typename S::vec;
+    static constexpr index_t lanes = S::lanes;
+
+    /// rows: y[j] = alpha sum_l x[l] M[l ld + j] + beta y[j] (M is k x n); otherwise dots:
+    /// y[j] = alpha sum_l x[l] M[j ld + l] + beta y[j] (M is n x k). beta == 0 ignores y's old contents.
+    static void run(bool rows, index_t n, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
+        if (!rows) {
+            const index_t blocks = n - n % 4;
+            for (index_t j = 0; j < blocks; j += 4) dot_block<4>(j, k, alpha, x, mat, ld, beta, y);
+            for (index_t r = 0; r < n % 4; ++r) dot_block<1>(blocks + r, k, alpha, x, mat, ld, beta, y);
+        } else if (n > 4 * lanes) {
+            combine_rows<8>(n, k, alpha, x, mat, ld, beta, y);
+        } else if (n > 2 * lanes) {
+            combine_rows<4>(n, k, alpha, x, mat, ld, beta, y);
+        } else if (n > lanes) {
+            combine_rows<2>(n, k, alpha, x, mat, ld, beta, y);
+        } else {
+            combine_rows<1>(n, k, alpha, x, mat, ld, beta, y);
+        }
+    }
+
+private:
+    /// Elements [0, count) of p; with Partial, zeros from `count` on (the masked-off memory is not read).
+    template <bool Partial>
+    static vec load(const T* p, index_t count) {
+        return Partial ? S::load(p, count) : S::load(p);
+    }
+
+    /// Columns in blocks of V vectors held in registers while the rows of M stream past; even and odd rows feed
+    /// separate accumulators so that narrow blocks do not wait on FMA latency.
+    template <int V>
+    static void combine_rows(index_t n, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
+        for (index_t j0 = 0; j0 < n; j0 += V * lanes) {
+            const index_t width = std::min(V * lanes, n - j0);
+            if (width == V * lanes) {
+                combine_block<V, false>(width, k, alpha, x, mat + j0, ld, beta, y + j0);
+            } else {
+                combine_block<V, true>(width, k, alpha, x, mat + j0, ld, beta, y + j0);
+            }
+        }
+    }
+    template <int V, bool Partial>
+    static void combine_block(index_t width, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
+        vec even[V], odd[V];
+        for (int v = 0; v < V; ++v) even[v] = odd[v] = S::zero();
+        const index_t pairs = k / 2;
+        for (index_t p = 0; p < pairs; ++p) {
+            const vec x0 = S::broadcast(x[2 * p]);
+            const vec x1 = S::broadcast(x[2 * p + 1]);
+            const T* row = mat + 2 * p * ld;
+            for (int v = 0; v < V; ++v) {
+                even[v] = S::fma(x0, load<Partial>(row + v * lanes, width - v * lanes), even[v]);
+                odd[v] = S::fma(x1, load<Partial>(row + ld + v * lanes, width - v * lanes), odd[v]);
+            }
+        }
+        if (k % 2 != 0) {
+            const vec x0 = S::broadcast(x[k - 1]);
+            const T* row = mat + (k - 1) * ld;
+            for (int v = 0; v < V; ++v) even[v] = S::fma(x0, load<Partial>(row + v * lanes, width - v * lanes), even[v]);
+        }
+        for (int v = 0; v < V && v * lanes < width; ++v) {
+            const index_t count = width - v * lanes;
+            const vec old = beta == T(0) ? S::zero() : S::fma(S::broadcast(beta), S::load(y + v * lanes, count), S::zero());
+            S::store(y + v * lanes, S::fma(S::broadcast(alpha), S::add(even[v], odd[v]), old), count);
+        }
+    }
+
+    /// R (4 or 1) dot products at a time, each over the whole of x (R rows of M stream together).
+    template <int R>
+    static void dot_block(index_t j, index_t k, T alpha, const T* x, const T* mat, index_t ld, T beta, T* y) {
+        vec acc[R];
+        for (int r = 0; r < R; ++r) acc[r] = S::zero();
+        const index_t full = k - k % lanes;
+        for (index_t l = 0; l < full; l += lanes) {
+            const vec xv = S::load(x + l);
+            for (int r = 0; r < R; ++r) acc[r] = S::fma(S::load(mat + (j + r) * ld + l), xv, acc[r]);
+        }
+        if (full < k) {
+            const vec xv = S::load(x + full, k - full);
+            for (int r = 0; r < R; ++r) acc[r] = S::fma(S::load(mat + (j + r) * ld + full, k - full), xv, acc[r]);
+        }
+        for (int r = 0; r < R; ++r) {
+            y[j + r] = beta == T(0) ? alpha * S::sum(acc[r]) : alpha * S::sum(acc[r]) + beta * y[j + r];
+        }
+    }
+};
+
+}  // namespace avx512
+#endif
 
 template <>
 struct kernels<backend::eigen_cpu> {
@@ -71,6 +206,15 @@ struct kernels<backend::eigen_cpu> {
                      const T* b, index_t ldb, T beta, T* c, index_t ldc) {
         if (m <= 0 || n <= 0) return;
 #if defined(__AVX512F__)
+        // A vector times a matrix (batch 1): see avx512::vector_products.
+        if (m == 1 && (!trans_a || lda == 1)) {
+            vector_products<T>::run(!trans_b, n, k, alpha, a, b, ldb, beta, c);
+            return;
+        }
+        if (n == 1 && ldc == 1 && (trans_b || ldb == 1)) {
+            vector_products<T>::run(trans_a, m, k, alpha, b, a, lda, beta, c);
+            return;
+        }
         // The predictor's products are small and cache-resident: a register-blocked kernel beats Eigen's packing.
         if constexpr (std::is_same_v<T, float>) {
             if (avx512_sgemm::suits(trans_b, k)) {
@@ -90,16 +234,24 @@ struct kernels<backend::eigen_cpu> {
         if (k <= 0) return;
         const Eigen::Map<const matrix, Eigen::Unaligned, stride> am(a, trans_a ? k : m, trans_a ? m : k, stride(lda));
         const Eigen::Map<const matrix, Eigen::Unaligned, stride> bm(b, trans_b ? n : k, trans_b ? k : n, stride(ldb));
+        // A scaled operand would make Eigen's GEMV path copy it into a temporary: scale only when alpha != 1.
+        const auto product = [&](const auto& lhs, const auto& rhs) {
+            if (alpha == T(1)) {
+                cm.noalias() += lhs * rhs;
+            } else {
+                cm.noalias() += alpha * lhs * rhs;
+            }
+        };
         if (trans_a) {
             if (trans_b) {
-                cm.noalias() += alpha * am.transpose() * bm.transpose();
+                product(am.transpose(), bm.transpose());
             } else {
-                cm.noalias() += alpha * am.transpose() * bm;
+                product(am.transpose(), bm);
             }
         } else if (trans_b) {
-            cm.noalias() += alpha * am * bm.transpose();
+            product(am, bm.transpose());
         } else {
-            cm.noalias() += alpha * am * bm;
+            product(am, bm);
         }
     }
 
@@ -171,12 +323,28 @@ struct kernels<backend::eigen_cpu> {
     /// Inverted dropout with the counter-based stream (key, counter): mask = 0 or 1 / (1 - p), y = x mask.
     template <class T>
     static void dropout(index_t n, T p, std::uint64_t key, std::uint64_t counter, const T* x, T* mask, T* y) {
-        const T scale = p < T(1) ? T(1) / (T(1) - p) : T(0);
-        const auto threshold = static_cast<std::uint64_t>(static_cast<double>(p) * 4294967296.0);
-        for (index_t i = 0; i < n; ++i) {
-            const bool keep = random_bits(key, counter + static_cast<std::uint64_t>(i)) >= threshold;
-            mask[i] = keep ? scale : T(0);
-            y[i] = x[i] * mask[i];
+        // keep <=> bits >= p 2^32, i.e. bits >= ceil(p 2^32) (exact in double for float and double p).
+        const double threshold = std::ceil(static_cast<double>(p) * 4294967296.0);
+        if (threshold >= 4294967296.0) {
+            fill(n, T(0), mask);
+            fill(n, T(0), y);
+            return;
+        }
+        const auto limit = static_cast<std::uint32_t>(threshold);
+        const T scale = T(1) / (T(1) - p);
+        for (index_t i = 0; i < n;) {
+            // One block of the stream at a time: the counter's high word is constant inside it.
+            const std::uint64_t at = counter + static_cast<std::uint64_t>(i);
+            const auto low = static_cast<std::uint32_t>(at);
+            const index_t block_left = static_cast<index_t>(std::min<std::uint64_t>(
+                std::uint64_t{0x100000000} - low, static_cast<std::uint64_t>(n - i)));
+            const random_block bits(key, static_cast<std::uint32_t>(at >> 32));
+            for (index_t j = 0; j < block_left; ++j) {
+                const bool keep = bits(low + static_cast<std::uint32_t>(j)) >= limit;
+                mask[i + j] = math::select(keep, scale, T(0));
+                y[i + j] = x[i + j] * mask[i + j];
+            }
+            i += block_left;
         }
     }
 
@@ -187,6 +355,11 @@ private:
     static constexpr index_t chunk = 1024 / sizeof(T);
 
     inline static std::atomic<std::size_t> m_allocations{0};
+#if defined(__AVX512F__)
+    template <class T>
+    using vector_products = avx512::vector_products<std::conditional_t<std::is_same_v<T, float>, avx512::f32, avx512::f64>>;
+#endif
+
 
     /// Whether an operand can be read as one long row when the matrix is contiguous.
     template <class T>
@@ -198,7 +371,7 @@ private:
     /// Contiguous pointers to the current chunk of every operand; broadcast operands are expanded into buffers.
     template <class T, std::size_t N>
     struct operands {
-        std::array<const T*, N> ptr;
+        std::array<const T*, N> ptr{};
         alignas(alignment) std::array<std::array<T, chunk<T>>, N> buffer;
 
         /// Expands the operands that are one value for the whole matrix, once.

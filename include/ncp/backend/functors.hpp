@@ -9,6 +9,8 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 
 #include "ncp/config.hpp"
 
@@ -16,12 +18,25 @@ namespace ncp::detail {
 
 namespace math {
 
+/// c ? a : b without a branch. Compilers that honour floating-point traps (the default) will not turn a branch with
+/// arithmetic in its arms into a vector blend; selecting on the bits leaves them no branch to keep.
+template <class T>
+NCP_HOST_DEVICE inline T select(bool c, T a, T b) {
+#ifdef __CUDA_ARCH__
+    return c ? a : b;
+#else
+    using bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    const bits mask = bits{0} - static_cast<bits>(c);
+    return std::bit_cast<T>((std::bit_cast<bits>(a) & mask) | (std::bit_cast<bits>(b) & ~mask));
+#endif
+}
+
 /// e^x to within 2 ulp for |x| < 87 (beyond it the input is clamped, so the result stays finite); NaN propagates.
 NCP_HOST_DEVICE inline float exp(float x) {
 #ifdef __CUDA_ARCH__
     return ::expf(x);
 #else
-    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    x = select(x < -87.3f, -87.3f, select(x > 88.3f, 88.3f, x));
     // Round x / ln2 to the nearest integer n with the 1.5 * 2^23 shifter; n's bits then sit in t's low bits.
     constexpr float shifter = 12582912.0f;
     const float t = x * 1.44269504088896341f + shifter;
@@ -45,7 +60,7 @@ NCP_HOST_DEVICE inline double exp(double x) {
 #ifdef __CUDA_ARCH__
     return ::exp(x);
 #else
-    x = x < -708.3 ? -708.3 : (x > 709.0 ? 709.0 : x);
+    x = select(x < -708.3, -708.3, select(x > 709.0, 709.0, x));
     constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52
     const double t = x * 1.4426950408889634074 + shifter;
     const double n = t - shifter;
@@ -75,11 +90,32 @@ NCP_HOST_DEVICE inline T sigmoid(T x) {
     return T(1) / (T(1) + exp(-x));
 }
 
-/// 1 / sqrt(x), as one division of the correctly rounded square root.
-template <class T>
-NCP_HOST_DEVICE inline T rsqrt(T x) {
-    using std::sqrt;
-    return T(1) / sqrt(x);
+/// 1 / sqrt(x) for x > 0 (NaN for x < 0 or NaN), to within 2 ulp: Newton steps from a bit-level first guess,
+/// because std::sqrt does not vectorise while it may set errno.
+NCP_HOST_DEVICE inline float rsqrt(float x) {
+#ifdef __CUDA_ARCH__
+    return ::rsqrtf(x);
+#else
+    float y = std::bit_cast<float>(0x5f375a86 - (std::bit_cast<std::int32_t>(x) >> 1));
+    const float half = 0.5f * x;
+    y = y * (1.5f - half * y * y);
+    y = y * (1.5f - half * y * y);
+    y = y * (1.5f - half * y * y);
+    return select(x >= 0.0f, y, std::numeric_limits<float>::quiet_NaN());
+#endif
+}
+NCP_HOST_DEVICE inline double rsqrt(double x) {
+#ifdef __CUDA_ARCH__
+    return ::rsqrt(x);
+#else
+    double y = std::bit_cast<double>(0x5fe6eb50c7b537a9LL - (std::bit_cast<std::int64_t>(x) >> 1));
+    const double half = 0.5 * x;
+    y = y * (1.5 - half * y * y);
+    y = y * (1.5 - half * y * y);
+    y = y * (1.5 - half * y * y);
+    y = y * (1.5 - half * y * y);
+    return select(x >= 0.0, y, std::numeric_limits<double>::quiet_NaN());
+#endif
 }
 
 /// -1, 0 or 1 (0 for NaN), as PyTorch's sign in the L1 gradient.
@@ -100,15 +136,28 @@ NCP_HOST_DEVICE inline std::uint32_t mix32(std::uint32_t x) {
     return x;
 }
 
-/// Bits of one element of a counter-based random stream: element `counter` of the stream named `key`. Any element
-/// is computed on its own, so every backend and every thread count draws the same numbers.
+/// The 2^32 consecutive elements of a counter-based random stream that share the high word of their counter.
+/// Kernels make one per block and call it per element, so their loops stay in 32-bit arithmetic.
+struct random_block {
+    std::uint32_t ka;  ///< key words mixed from the stream's key and the block
+    std::uint32_t kb;
+
+    NCP_HOST_DEVICE random_block(std::uint64_t key, std::uint32_t counter_high)
+        : ka(mix32(static_cast<std::uint32_t>(key) ^ 0x85ebca6bU)),
+          kb(mix32(static_cast<std::uint32_t>(key >> 32) ^ ka) ^ (0x9e3779b9U * counter_high)) {}
+    /// Bits of the element whose counter's low word is `counter_low`: three keyed rounds, so that two keys differing
+    /// in a few bits give unrelated streams, not shifted or permuted copies.
+    NCP_HOST_DEVICE std::uint32_t operator()(std::uint32_t counter_low) const {
+        std::uint32_t x = mix32(counter_low ^ ka);
+        x = mix32(x ^ kb);
+        return mix32(x + ka);
+    }
+};
+
+/// Bits of element `counter` of the random stream named `key`. Any element is computed on its own, so every
+/// backend and every thread count draws the same numbers.
 NCP_HOST_DEVICE inline std::uint32_t random_bits(std::uint64_t key, std::uint64_t counter) {
-    // Three keyed rounds: two keys differing in a few bits give unrelated streams, not shifted or permuted copies.
-    const std::uint32_t ka = mix32(static_cast<std::uint32_t>(key) ^ 0x85ebca6bU);
-    const std::uint32_t kb = mix32(static_cast<std::uint32_t>(key >> 32) ^ ka);
-    std::uint32_t x = mix32(static_cast<std::uint32_t>(counter) ^ ka);
-    x = mix32(x ^ kb ^ (0x9e3779b9U * static_cast<std::uint32_t>(counter >> 32)));
-    return mix32(x + ka);
+    return random_block(key, static_cast<std::uint32_t>(counter >> 32))(static_cast<std::uint32_t>(counter));
 }
 
 /// The functors kernels apply element by element. Gradient functors take the upstream gradient `dy` last.
@@ -152,7 +201,7 @@ struct div_rhs_grad {
 /// x clamped to [lo, hi] (NaN stays NaN).
 struct clamp {
     template <class T>
-    NCP_HOST_DEVICE static T apply(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
+    NCP_HOST_DEVICE static T apply(T x, T lo, T hi) { return math::select(x < lo, lo, math::select(x > hi, hi, x)); }
 };
 /// (x - mean)^2.
 struct squared_deviation {
@@ -168,22 +217,22 @@ struct inverse_std {
 /// max(x, 0).
 struct relu {
     template <class T>
-    NCP_HOST_DEVICE static T apply(T x) { return x > T(0) ? x : T(0); }
+    NCP_HOST_DEVICE static T apply(T x) { return math::select(x > T(0), x, T(0)); }
 };
 /// dy where x > 0.
 struct relu_grad {
     template <class T>
-    NCP_HOST_DEVICE static T apply(T x, T dy) { return x > T(0) ? dy : T(0); }
+    NCP_HOST_DEVICE static T apply(T x, T dy) { return math::select(x > T(0), dy, T(0)); }
 };
 /// min(max(x, 0), 6).
 struct relu6 {
     template <class T>
-    NCP_HOST_DEVICE static T apply(T x) { return x > T(0) ? (x < T(6) ? x : T(6)) : T(0); }
+    NCP_HOST_DEVICE static T apply(T x) { return math::select(x > T(0), math::select(x < T(6), x, T(6)), T(0)); }
 };
 /// dy where 0 < x < 6.
 struct relu6_grad {
     template <class T>
-    NCP_HOST_DEVICE static T apply(T x, T dy) { return (x > T(0) && x < T(6)) ? dy : T(0); }
+    NCP_HOST_DEVICE static T apply(T x, T dy) { return math::select((x > T(0)) & (x < T(6)), dy, T(0)); }
 };
 /// 1 / (1 + e^-x).
 struct sigmoid {
@@ -205,18 +254,10 @@ struct tanh_grad {
     template <class T>
     NCP_HOST_DEVICE static T apply(T y, T dy) { return dy * (T(1) - y * y); }
 };
-/// x sigmoid(x) (SiLU).
-struct swish {
-    template <class T>
-    NCP_HOST_DEVICE static T apply(T x) { return x * math::sigmoid(x); }
-};
-/// dy (s + x s (1 - s)) with s = sigmoid(x).
+/// d swish(x) / dx times dy, from x and s = sigmoid(x) (which swish's forward keeps): dy s (1 + x (1 - s)).
 struct swish_grad {
     template <class T>
-    NCP_HOST_DEVICE static T apply(T x, T dy) {
-        const T s = math::sigmoid(x);
-        return dy * s * (T(1) + x * (T(1) - s));
-    }
+    NCP_HOST_DEVICE static T apply(T x, T s, T dy) { return dy * s * (T(1) + x * (T(1) - s)); }
 };
 
 /// Batch norm output gamma (x - mean) istd + beta.
@@ -252,19 +293,29 @@ struct squared_error_grad {
 /// |p - t|.
 struct absolute_error {
     template <class T>
-    NCP_HOST_DEVICE static T apply(T p, T t) { return p > t ? p - t : t - p; }
+    NCP_HOST_DEVICE static T apply(T p, T t) { return math::select(p > t, p - t, t - p); }
 };
 /// sign(p - t) dy.
 struct absolute_error_grad {
     template <class T>
     NCP_HOST_DEVICE static T apply(T p, T t, T dy) { return math::sign(p - t) * dy; }
 };
+/// |p - (p + shift)|: the L1 error against the target p + shift, rounded as that target would be.
+struct shifted_absolute_error {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T p, T shift) { return absolute_error::apply(p, p + shift); }
+};
+/// sign(p - (p + shift)) dy: the gradient with the target held fixed.
+struct shifted_absolute_error_grad {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T p, T shift, T dy) { return absolute_error_grad::apply(p, p + shift, dy); }
+};
 /// Huber with beta 1: (p - t)^2 / 2 where |p - t| < 1, else |p - t| - 1/2.
 struct smooth_l1_error {
     template <class T>
     NCP_HOST_DEVICE static T apply(T p, T t) {
-        const T d = p > t ? p - t : t - p;
-        return d < T(1) ? T(0.5) * d * d : d - T(0.5);
+        const T d = math::select(p > t, p - t, t - p);
+        return math::select(d < T(1), T(0.5) * d * d, d - T(0.5));
     }
 };
 /// clamp(p - t, -1, 1) dy.
@@ -272,7 +323,7 @@ struct smooth_l1_error_grad {
     template <class T>
     NCP_HOST_DEVICE static T apply(T p, T t, T dy) {
         const T d = p - t;
-        return (d < T(-1) ? T(-1) : (d > T(1) ? T(1) : d)) * dy;
+        return math::select(d < T(-1), T(-1), math::select(d > T(1), T(1), d)) * dy;
     }
 };
 

@@ -24,7 +24,8 @@
 ///        s = the sum of F::apply(in(i, j)...) over `over`; out = alpha s + beta out, where out is contiguous:
 ///        1 value (axis::all), cols values (axis::rows) or rows values (axis::cols).
 ///   void dropout<T>(index_t n, T p, std::uint64_t key, std::uint64_t counter, const T* x, T* mask, T* y);
-///        mask[i] = 1 / (1 - p) where random_bits(key, counter + i) >= p 2^32, else 0; y[i] = x[i] mask[i].
+///        mask[i] = 1 / (1 - p) where random_bits(key, counter + i) >= p 2^32, else 0 (p = 1 drops everything);
+///        y[i] = x[i] mask[i].
 ///
 /// Nothing else reaches a backend: tensors, autograd and everything above call only these.
 

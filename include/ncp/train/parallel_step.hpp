@@ -15,6 +15,7 @@
 /// gradients are complete, while those are still in cache.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -67,8 +68,8 @@ struct tanh_act {
     static float backward(float, float aux, float dy) { return fn::tanh_grad::apply(aux, dy); }
 };
 struct swish_act {
-    static float forward(float y, float& aux) { return y * (aux = ncp::detail::math::sigmoid(y)); }
-    static float backward(float y, float aux, float dy) { return dy * aux * (1.0f + y * (1.0f - aux)); }
+    static float forward(float y, float& aux) { return fn::mul::apply(y, aux = fn::sigmoid::apply(y)); }
+    static float backward(float y, float aux, float dy) { return fn::swish_grad::apply(y, aux, dy); }
 };
 
 /// No activation (the input batch norm).
@@ -112,29 +113,21 @@ float lane_sum(index_t n, F&& f) {
     return acc[0] + tail;
 }
 
-/// ncp::detail::random_bits(key, base + r stride) for r in [0, n) into out. Where the counters share their high
-/// 32 bits (always, but for a row crossing a multiple of 2^32) the same formula runs on 32-bit lanes, which
-/// vectorise twice as wide; a test checks it against random_bits.
+/// ncp::detail::random_bits(key, base + r stride) for r in [0, n) into out, through the core's random_block while
+/// the counters share their high word (a test checks it against random_bits).
 inline void random_bits_row(std::uint64_t key, std::uint64_t base, std::uint64_t stride, index_t n, std::uint32_t* out) {
-    using ncp::detail::mix32;
     if (n <= 0) return;
     const std::uint64_t span = static_cast<std::uint64_t>(n - 1) * stride;
-    const bool same_high = span / (stride == 0 ? 1 : stride) == static_cast<std::uint64_t>(n - 1) &&
-                           base + span >= base && (base >> 32) == ((base + span) >> 32);
-    if (!same_high) {
+    const bool one_block = (stride == 0 || span / stride == static_cast<std::uint64_t>(n - 1)) && base + span >= base &&
+                           (base >> 32) == ((base + span) >> 32);
+    if (!one_block) {
         for (index_t r = 0; r < n; ++r) out[r] = ncp::detail::random_bits(key, base + static_cast<std::uint64_t>(r) * stride);
         return;
     }
-    const std::uint32_t ka = mix32(static_cast<std::uint32_t>(key) ^ 0x85ebca6bU);
-    const std::uint32_t kb = mix32(static_cast<std::uint32_t>(key >> 32) ^ ka);
-    const std::uint32_t high = kb ^ (0x9e3779b9U * static_cast<std::uint32_t>(base >> 32));
+    const ncp::detail::random_block bits(key, static_cast<std::uint32_t>(base >> 32));
     const auto low = static_cast<std::uint32_t>(base);
     const auto step = static_cast<std::uint32_t>(stride);
-    for (index_t r = 0; r < n; ++r) {
-        std::uint32_t x = mix32((low + static_cast<std::uint32_t>(r) * step) ^ ka);
-        x = mix32(x ^ high);
-        out[r] = mix32(x + ka);
-    }
+    for (index_t r = 0; r < n; ++r) out[r] = bits(low + static_cast<std::uint32_t>(r) * step);
 }
 
 /// Most records in one batch of the parallel step (a row of a feature-major buffer).
@@ -171,8 +164,8 @@ void norm_act_forward(index_t rows, index_t b, index_t ld, const float* z, const
     const float inv_b = 1.0f / static_cast<float>(b);
     const float var_scale = momentum * static_cast<float>(b) / static_cast<float>(b - 1);
     const float scale = drop.p > 0 ? 1.0f / (1.0f - drop.p) : 1.0f;
-    // p < 1 as a float, so p 2^32 fits 32 bits: the comparison stays on 32-bit lanes.
-    const auto threshold = static_cast<std::uint32_t>(static_cast<std::uint64_t>(static_cast<double>(drop.p) * 4294967296.0));
+    // kernels::dropout's rule: keep where bits >= ceil(p 2^32), which fits 32 bits as p < 1.
+    const auto threshold = static_cast<std::uint32_t>(std::ceil(static_cast<double>(drop.p) * 4294967296.0));
     std::uint32_t bits[max_row];
     for (index_t i = 0; i < rows; ++i) {
         const float* zi = z + i * ld;
