@@ -88,7 +88,7 @@ TEST_CASE("one step equals the tape's loss, gradients and running statistics") {
                     for (std::size_t i = 0; i < fast_grads[p].size(); ++i) {
                         CAPTURE(p);
                         CAPTURE(i);
-                        CHECK(fast_grads[p][i] == doctest::Approx(slow_grads[p][i]).epsilon(1e-4).scale(1e-3));
+                        CHECK(fast_grads[p][i] == doctest::Approx(slow_grads[p][i]).epsilon(1e-4).scale(1e-2));
                     }
             }
             std::vector<std::vector<float>> fast_buf, slow_buf;

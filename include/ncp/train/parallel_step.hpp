@@ -429,7 +429,6 @@ private:
             m_loss.resize(1);
             build_stages();
         }
-        int index() const { return m_index; }
         float loss() const { return m_loss[0]; }
         /// The slices this shard updates, grouped by when their gradients are complete: per head its output layer,
         /// then its other layers; then the trunk; then (shard 0) the input norm and the output biases.
@@ -448,7 +447,6 @@ private:
             }
             detail::transpose(b, d, m_xb.data(), d, m_xf.data(), ld);
             detail::transpose(b, o, m_yb.data(), o, m_yf.data(), ld);
-            // Only shard 0 moves the input norm's running statistics; the others compute the same batch values.
             input_norm_forward(b);
             detail::transpose(d, b, m_x0f.data(), ld, m_x0b.data(), d);
 
