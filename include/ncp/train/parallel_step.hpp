@@ -506,8 +506,12 @@ private:
                 const T* dout = m_dout.data() + hd.first_output * ld;
                 T* a = m_a2.data() + row * ld;
                 T* dz = m_dz2.data() + row * ld;
-                // last linear: dW[:, u0:u1] = dout a^T, da = W[:, u0:u1]^T dout; its bias belongs to shard 0
-                K::gemm(false, true, hd.outputs, hs, b, T(1), dout, ld, a, ld, T(0), hd.out.grad_weight + m_u0, st.m_h);
+                // last linear: dW[:, u0:u1] = dout a^T, da = W[:, u0:u1]^T dout; its bias belongs to shard 0. dW has
+                // one row per output (one or two): row o is the batch sum of a times dout's row o, a reduction.
+                for (index_t o = 0; o < hd.outputs; ++o)
+                    K::template reduce<detail::fn::mul>(axis::cols, hs, b, T(1), T(0),
+                                                        hd.out.grad_weight + o * st.m_h + m_u0, view::matrix(a, ld),
+                                                        view::row(dout + o * ld));
                 if (m_index == 0)
                     K::template reduce<detail::fn::identity>(axis::cols, hd.outputs, b, T(1), T(0), hd.out.grad_bias,
                                                      view::matrix(dout, ld));
