@@ -20,8 +20,8 @@ namespace {
 constexpr const char* usage =
     "usage: ncp train --cfg FILE [--threads N] [--section.key value ...]\n"
     "  --cfg FILE            the run's YAML config (configs/seg.yaml, ...)\n"
-    "  --threads N           threads of the training step, 1 or 2 (default: 2 where the machine has 2 cores);\n"
-    "                        results do not depend on it\n"
+    "  --threads N           threads of the training step, 1 or 2 (default: 2 where the machine has 2 cores,\n"
+    "                        falling back to 1 for epochs where 2 are slower); results do not depend on it\n"
     "  --section.key value   overrides a config key, e.g. --optimization.epoch 50 --data.path my.bin\n";
 
 std::string fixed(double v, int digits) {
@@ -33,6 +33,7 @@ std::string fixed(double v, int digits) {
 int train(std::span<const std::string> args) {
     std::string cfg_file;
     int threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+    bool adapt = true;
     std::vector<std::pair<std::string, std::string>> overrides;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -46,6 +47,7 @@ int train(std::span<const std::string> args) {
             const std::string& v = ncp::cli::option_value(args, i++);
             if (v != "1" && v != "2") throw ncp::usage_error("--threads takes 1 or 2 (got '" + v + "')");
             threads = v == "1" ? 1 : 2;
+            adapt = false;
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
         } else {
@@ -75,6 +77,7 @@ int train(std::span<const std::string> args) {
     for (const auto& g : cfg.data.metrics) names.insert(names.end(), g.begin(), g.end());
     ncp::train::options opt;
     opt.threads = threads;
+    opt.adapt_threads = adapt;
     opt.on_epoch = [&](const ncp::train::progress& p) {
         const auto& e = p.last;
         std::string line = "epoch " + std::to_string(e.epoch + 1) + "/" + std::to_string(p.epochs) + " | loss " +

@@ -159,6 +159,7 @@ TEST_CASE("bad batches") {
     CHECK_THROWS_AS(step.train_batches(order, 8, x.data(), y.data(), none, none, none), error);  // last batch of 1
     CHECK_THROWS_AS(step.train_batches(order, 9, x.data(), y.data(), none, none, none), error);  // above max
     CHECK_THROWS_AS(train::parallel_step<>(model, 8, 3, train::loss_kind::l1), error);
+    CHECK_THROWS_AS(step.set_active_threads(2), error);  // a team of one
     CHECK_THROWS_WITH_AS(train::parse_loss("huber"), "unknown criterion 'huber' (expected mse, l1 or smoothl1)", error);
 }
 
@@ -171,4 +172,30 @@ TEST_CASE("the row form of the random bits equals core's random_bits, across a 2
                 train::detail::random_bits_row(key, base, stride, 300, row.data());
                 for (std::uint64_t r = 0; r < 300; ++r) CHECK(row[r] == ncp::detail::random_bits(key, base + r * stride));
             }
+}
+
+TEST_CASE("switching between one and two active threads keeps the bits") {
+    const auto spec = small_spec(nn::activation_kind::swish);
+    std::vector<std::vector<float>> results;
+    for (bool switching : {false, true}) {
+        nn::predictor<float> model(spec, unit_stats(spec), 9);
+        train::parallel_step<> step(model, 8, 2, train::loss_kind::smooth_l1);
+        optim::adam<float> opt(step.parameters(), {.lr = 0.01});
+        const std::size_t n = 30;
+        const auto x = field(n * 7, 0.5), y = field(n * 3, 2.5);
+        std::vector<std::size_t> order(n);
+        for (std::size_t i = 0; i < n; ++i) order[i] = (i * 7) % n;
+        for (int epoch = 0; epoch < 4; ++epoch) {
+            step.set_active_threads(switching && epoch % 2 == 1 ? 1 : 2);
+            step.train_batches(order, 8, x.data(), y.data(), [&](auto) { opt.begin_step(); },
+                               [&](const auto& sl) { opt.update(sl.param, sl.begin, sl.end); }, [](auto, float) {});
+        }
+        std::vector<float> all;
+        model.for_each_parameter([&](const std::string&, auto& p) {
+            const auto v = p.value.to_host();
+            all.insert(all.end(), v.begin(), v.end());
+        });
+        results.push_back(all);
+    }
+    CHECK(results[0] == results[1]);
 }

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -95,9 +96,11 @@ TEST_CASE("deterministic: the same bytes on repeat and with one or two threads")
     const auto bin = test::write_synthetic(dir / "seg.bin", "seg", {"mIoU", "mAcc", "aAcc", "flops", "params"}, 300);
     const auto cfg = config("seg", {{"optimization.epoch", "2"}, {"data.path", bin.string()}});
     const auto b = train::load_data(cfg);
-    const auto a = train::train_predictor(cfg, b, {.threads = 2});
-    const auto again = train::train_predictor(cfg, b, {.threads = 2});
-    const auto one = train::train_predictor(cfg, b, {.threads = 1});
+    const auto a = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = false});
+    const auto again = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = false});
+    const auto one = train::train_predictor(cfg, b, {.threads = 1, .adapt_threads = false});
+    const auto adapting = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = true});
+    CHECK(io::encode_checkpoint(a.last) == io::encode_checkpoint(adapting.last));
     CHECK(io::encode_checkpoint(a.last) == io::encode_checkpoint(again.last));
     CHECK(io::encode_checkpoint(a.last) == io::encode_checkpoint(one.last));
     CHECK(io::encode_checkpoint(a.best) == io::encode_checkpoint(one.best));
@@ -131,4 +134,26 @@ TEST_CASE("bad input names what is wrong") {
     CHECK_THROWS_WITH_AS(train::train_predictor(config("seg", {{"data.path", bin.string()}, {"data.metrics", "[[mIoU], [top1]]"},
                                                                {"network.layer2_drop_ratio", "[0.5, 0]"}}), b),
                          "unknown metric 'top1' in setting seg (it has: mIoU, mAcc, aAcc, flops, params)", error);
+}
+
+TEST_CASE("the thread chooser: two threads on an idle machine, one while two are slower") {
+    train::detail::thread_chooser c(2, true);
+    std::vector<int> used;
+    // Epochs 0-4: two threads take 1 s. Then a busy machine: two take 2 s, one 1.5 s. From epoch 30 idle again.
+    for (int e = 0; e < 40; ++e) {
+        const int t = c.next(e);
+        used.push_back(t);
+        const bool busy = e >= 5 && e < 30;
+        c.record(t, t == 2 ? (busy ? 2.0 : 1.0) : 1.5);
+    }
+    CHECK(std::count(used.begin(), used.begin() + 6, 1) == 0);  // no probe while two threads keep their pace
+    CHECK(used[6] == 1);                                        // slower by more than a third: try one
+    CHECK(used[7] == 1);                                        // one was faster: stay
+    CHECK(used[16] == 2);                                       // ten epochs later, try two again
+    CHECK(used[17] == 1);                                       // still slower
+    CHECK(used[36] == 2);                                       // idle again: two are faster
+    CHECK(used[39] == 2);
+    train::detail::thread_chooser fixed(2, false);
+    fixed.record(2, 5.0);
+    CHECK(fixed.next(10) == 2);
 }

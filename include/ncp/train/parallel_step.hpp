@@ -279,7 +279,7 @@ public:
 
     /// Prepares buffers for batches of up to `max_batch` rows, on `threads` threads (1..step_shards).
     parallel_step(nn::predictor<T, Backend>& model, index_t max_batch, int threads, loss_kind loss)
-        : m_model(model), m_loss(loss), m_team(threads) {
+        : m_model(model), m_loss(loss), m_team(threads), m_active(threads) {
         const auto& spec = model.spec();
         if (threads > step_shards)
             throw error("parallel step: threads must be 1.." + std::to_string(step_shards) + " (got " +
@@ -321,8 +321,18 @@ public:
             all.insert(all.end(), stage.begin(), stage.end());
         return all;
     }
-    /// Threads running the shards.
+    /// Threads the step may use (its team).
     int threads() const { return m_team.size(); }
+    /// Threads the next calls use: 1 or threads(). Results do not depend on it, so it may change between calls,
+    /// e.g. to one thread while another process holds the second core.
+    int active_threads() const { return m_active; }
+    /// Sets active_threads(); throws for anything but 1 and threads().
+    void set_active_threads(int n) {
+        if (n != 1 && n != m_team.size())
+            throw error("parallel step: " + std::to_string(n) + " active threads (1 or " + std::to_string(m_team.size()) +
+                        ")");
+        m_active = n;
+    }
 
     /// Trains on consecutive batches of `order` (record indices into x and y: z-scored codes, input_dim per row,
     /// and z-scored targets, outputs per row), `batch` records each (the last may be smaller, but not 1). Per
@@ -342,21 +352,21 @@ public:
                         "the batch size");
         if (!m_model.training()) throw error("parallel step: the model is in evaluation mode");
         const index_t batches = (n + batch - 1) / batch;
-        m_team.run([&](int rank) {
+        run([&](int rank) {
             for (index_t k = 0; k < batches; ++k) {
                 const index_t first = k * batch;
                 const auto rows = order.subspan(static_cast<std::size_t>(first),
                                                 static_cast<std::size_t>(std::min(batch, n - first)));
-                m_team.barrier();  // the previous step's updates are done
+                sync();  // the previous step's updates are done
                 if (rank == 0) before(k);
                 each_shard(rank, [&](shard& s) { s.forward_trunk(rows, x, y); });
-                m_team.barrier();
+                sync();
                 each_shard(rank, [&](shard& s) { s.forward_heads(); });
-                m_team.barrier();
+                sync();
                 each_shard(rank, [&](shard& s) { s.backward_heads(update); });
-                m_team.barrier();
+                sync();
                 each_shard(rank, [&](shard& s) { s.backward_trunk(update); });
-                m_team.barrier();
+                sync();
                 if (rank == 0) {
                     m_shards[0].finish(update);
                     advance_dropout(static_cast<index_t>(rows.size()));
@@ -370,8 +380,8 @@ public:
     /// predictions into `out`. Rows are independent, so the threads split them; results do not depend on how.
     void evaluate(const T* x, index_t n, T* out) {
         const index_t chunks = (n + m_ld - 1) / m_ld;
-        m_team.run([&](int rank) {
-            for (index_t c = rank; c < chunks; c += m_team.size()) {
+        run([&](int rank) {
+            for (index_t c = rank; c < chunks; c += m_active) {
                 const index_t first = c * m_ld;
                 m_eval[static_cast<std::size_t>(rank)].run(x + first * m_d, std::min(m_ld, n - first), out + first * m_o);
             }
@@ -684,9 +694,22 @@ private:
             K::template map<detail::fn::identity>(rows, cols, T(1), T(1), out, m_ld, view::matrix(parts[s].data() + first * m_ld, m_ld));
     }
 
+    /// job(rank) on each active thread (on the calling thread alone when one is active).
+    template <class F>
+    void run(F&& job) {
+        if (m_active == 1) {
+            job(0);
+        } else {
+            m_team.run(job);
+        }
+    }
+    /// A barrier of the active threads.
+    void sync() {
+        if (m_active > 1) m_team.barrier();
+    }
     template <class F>
     void each_shard(int rank, F&& f) {
-        for (int s = rank; s < step_shards; s += m_team.size()) f(m_shards[static_cast<std::size_t>(s)]);
+        for (int s = rank; s < step_shards; s += m_active) f(m_shards[static_cast<std::size_t>(s)]);
     }
 
     /// The next step's dropout masks continue each stream where this batch's stopped.
@@ -731,6 +754,7 @@ private:
     nn::predictor<T, Backend>& m_model;
     loss_kind m_loss;
     thread_team m_team;
+    int m_active = 1;
     index_t m_d = 0, m_f = 0, m_h = 0, m_o = 0, m_ld = 0, m_max_batch = 0;
     std::vector<optim::parameter<T>> m_params;
     norm_ptrs m_norm0{}, m_norm1{};

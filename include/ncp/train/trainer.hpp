@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -50,6 +51,7 @@ struct progress {
 /// How to train, besides the config.
 struct options {
     int threads = 2;                                 ///< 1..step_shards; the results do not depend on it
+    bool adapt_threads = false;                      ///< switch to one thread while two are slower (a busy machine)
     std::function<void(const progress&)> on_epoch = {};  ///< called after every epoch (may be empty)
 };
 
@@ -62,7 +64,8 @@ struct result {
     std::vector<double> spearman_rho;       ///< likewise
     data::split_indices split;              ///< record indices of both parts
     std::uint64_t seed = 0;                 ///< the config's SEED
-    int threads = 1;                        ///< threads used
+    int threads = 1;                        ///< threads available to the step
+    int epochs_on_one_thread = 0;           ///< epochs adapt_threads ran on one thread
     std::int64_t steps = 0;                 ///< optimiser steps
     double train_s = 0;                     ///< the epoch loop, validation included
     double wall_s = 0;                      ///< train_predictor as a whole (statistics, split, model, loop)
@@ -142,6 +145,48 @@ inline nn::predictor_spec make_spec(const io::run_config& cfg, const data::bench
     return spec;
 }
 
+/// Picks the thread count of each epoch when adapting: two threads (results do not depend on it) unless the last
+/// epochs showed one thread to be faster, as on a machine where another process holds a core. It measures one
+/// thread for an epoch only when two got slower than their best by a third, and while on one thread tries two
+/// again every 10 epochs, so an idle machine pays nothing.
+class thread_chooser {
+public:
+    thread_chooser(int threads, bool adapt) : m_threads(threads), m_adapt(adapt && threads > 1) {}
+    /// Threads for epoch `epoch`.
+    int next(int epoch) {
+        if (!m_adapt) return m_threads;
+        if (m_current == m_threads && m_last_many > 1.33 * m_best_many && epoch - m_probed >= 10) return probe(epoch, 1);
+        if (m_current == 1 && epoch - m_probed >= 10) return probe(epoch, m_threads);
+        return m_current;
+    }
+    /// The epoch that ran on `threads` took `seconds` (its training part).
+    void record(int threads, double seconds) {
+        if (threads == 1) {
+            m_last_one = seconds;
+        } else {
+            m_last_many = seconds;
+            m_best_many = std::min(m_best_many, seconds);
+        }
+        if (m_probing) m_current = m_last_one < m_last_many ? 1 : m_threads;
+        m_probing = false;
+    }
+
+private:
+    int probe(int epoch, int threads) {
+        m_probed = epoch;
+        m_probing = true;
+        return threads;
+    }
+    int m_threads;
+    bool m_adapt;
+    int m_current = m_threads;
+    bool m_probing = false;
+    int m_probed = -1000;
+    double m_last_one = std::numeric_limits<double>::infinity();
+    double m_last_many = std::numeric_limits<double>::infinity();
+    double m_best_many = std::numeric_limits<double>::infinity();
+};
+
 /// A portable Fisher-Yates shuffle (data::uniform_below, not std::shuffle, whose draws differ between libraries).
 inline void shuffle(std::vector<std::size_t>& v, std::mt19937_64& gen) {
     for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[data::uniform_below(gen, i)]);
@@ -210,8 +255,12 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
     std::mt19937_64 shuffler(res.seed ^ 0x5851f42d4c957f2dULL);  // batches: a stream apart from the split's
     double best_mae = std::numeric_limits<double>::infinity();
     const auto loop_start = clock::now();
+    detail::thread_chooser chooser(step.threads(), opt.adapt_threads);
     for (int epoch = 0; epoch < o.epoch; ++epoch) {
         detail::shuffle(order, shuffler);
+        step.set_active_threads(chooser.next(epoch));
+        res.epochs_on_one_thread += step.active_threads() == 1 && step.threads() > 1;
+        const auto epoch_start = clock::now();
         double loss_sum = 0;
         std::visit(
             [&](auto& opt_) {
@@ -227,6 +276,7 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
                     });
             },
             optimizer);
+        chooser.record(step.active_threads(), std::chrono::duration<double>(clock::now() - epoch_start).count());
         epoch_summary summary;
         summary.epoch = epoch;
         summary.train_loss = loss_sum / static_cast<double>(batches);
@@ -297,6 +347,7 @@ inline std::string metrics_json(const result& r, const io::run_config& cfg) {
     };
     j.begin_object();
     j.member("setting", cfg.data.dataset).member("seed", r.seed).member("threads", r.threads);
+    j.member("epochs_on_one_thread", r.epochs_on_one_thread);
     j.key("metrics").array(r.metric_names);
     j.member("train_records", r.split.train.size()).member("val_records", r.split.validation.size());
     j.key("epochs").begin_array();
