@@ -139,20 +139,21 @@ TEST_CASE("bad input names what is wrong") {
 TEST_CASE("the thread chooser: two threads on an idle machine, one while two are slower") {
     train::detail::thread_chooser c(2, true);
     std::vector<int> used;
-    // Epochs 0-4: two threads take 1 s. Then a busy machine: two take 2 s, one 1.5 s. From epoch 30 idle again.
+    // Idle: two threads take 1 s, one 1.5 s. Epochs 5-29 a busy machine: two take 2 s. Then idle again.
     for (int e = 0; e < 40; ++e) {
         const int t = c.next(e);
         used.push_back(t);
         const bool busy = e >= 5 && e < 30;
         c.record(t, t == 2 ? (busy ? 2.0 : 1.0) : 1.5);
     }
-    CHECK(std::count(used.begin(), used.begin() + 6, 1) == 0);  // no probe while two threads keep their pace
-    CHECK(used[6] == 1);                                        // slower by more than a third: try one
-    CHECK(used[7] == 1);                                        // one was faster: stay
-    CHECK(used[16] == 2);                                       // ten epochs later, try two again
-    CHECK(used[17] == 1);                                       // still slower
-    CHECK(used[36] == 2);                                       // idle again: two are faster
-    CHECK(used[39] == 2);
+    CHECK(used[1] == 1);                                        // one thread timed once
+    CHECK(std::count(used.begin() + 2, used.begin() + 11, 1) == 0);  // two keep their pace: no probe
+    CHECK(used[11] == 1);                                       // slower by more than a third: try one
+    CHECK(used[12] == 1);                                       // one was faster: stay
+    CHECK(used[21] == 2);                                       // ten epochs later, try two again
+    CHECK(used[22] == 1);                                       // still slower
+    CHECK(used[31] == 2);                                       // idle again: two are faster
+    CHECK(std::count(used.begin() + 31, used.end(), 1) == 0);
     train::detail::thread_chooser fixed(2, false);
     fixed.record(2, 5.0);
     CHECK(fixed.next(10) == 2);

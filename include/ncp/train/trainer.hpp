@@ -146,16 +146,18 @@ inline nn::predictor_spec make_spec(const io::run_config& cfg, const data::bench
 }
 
 /// Picks the thread count of each epoch when adapting: two threads (results do not depend on it) unless the last
-/// epochs showed one thread to be faster, as on a machine where another process holds a core. It measures one
-/// thread for an epoch only when two got slower than their best by a third, and while on one thread tries two
-/// again every 10 epochs, so an idle machine pays nothing.
+/// epochs showed one thread to be faster, as on a machine where another process holds a core. It times one thread
+/// for epoch 1, then again (at most every 10 epochs) when two got slower than their best by a third or no longer
+/// beat one by a quarter; while on one thread it tries two every 10 epochs.
 class thread_chooser {
 public:
     thread_chooser(int threads, bool adapt) : m_threads(threads), m_adapt(adapt && threads > 1) {}
     /// Threads for epoch `epoch`.
     int next(int epoch) {
         if (!m_adapt) return m_threads;
-        if (m_current == m_threads && m_last_many > 1.33 * m_best_many && epoch - m_probed >= 10) return probe(epoch, 1);
+        if (epoch == 1) return probe(epoch, 1);
+        const bool slowed = m_last_many > 1.33 * m_best_many || m_last_many > 0.8 * m_last_one;
+        if (m_current == m_threads && slowed && epoch - m_probed >= 10) return probe(epoch, 1);
         if (m_current == 1 && epoch - m_probed >= 10) return probe(epoch, m_threads);
         return m_current;
     }
