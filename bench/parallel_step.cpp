@@ -18,8 +18,8 @@ constexpr double macs_per_sample = 27 * 256 + 3 * 256 * 128 + 128 * 5;
 
 ncp::nn::predictor<float> seg_model() {
     ncp::nn::predictor_spec spec;  // seg: 27 -> 256, three heads of 128 for 1, 2, 2 metrics, swish
-    ncp::nn::normalisation stats{std::vector<double>(27, 0.0), std::vector<double>(27, 1.0), std::vector<double>(5, 0.0),
-                                 std::vector<double>(5, 1.0)};
+    ncp::nn::normalisation stats{std::vector<double>(27, 0.0), std::vector<double>(27, 1.0),
+                                 std::vector<double>(5, 0.0), std::vector<double>(5, 1.0)};
     return ncp::nn::predictor<float>(spec, stats, 233);
 }
 

@@ -28,7 +28,8 @@ TEST_CASE("matches the naive product on all tails") {
             for (index_t m : ms)
                 for (index_t n : ns)
                     for (index_t k : ks)
-                        for (const auto& [alpha, beta] : {std::pair{1.0f, 0.0f}, std::pair{-0.5f, 1.0f}, std::pair{2.0f, 0.25f}}) {
+                        for (const auto& [alpha, beta] :
+                             {std::pair{1.0f, 0.0f}, std::pair{-0.5f, 1.0f}, std::pair{2.0f, 0.25f}}) {
                             const index_t lda = (trans_a ? m : k) + 3, ldb = n + 5, ldc = n + 2;
                             std::vector<float> a((trans_a ? k : m) * lda + 1), b(k * ldb + 1), c(m * ldc);
                             for (auto& v : a) v = u(gen);
@@ -40,14 +41,17 @@ TEST_CASE("matches the naive product on all tails") {
                                     double s = 0;
                                     for (index_t p = 0; p < k; ++p)
                                         s += double(trans_a ? a[p * lda + i] : a[i * lda + p]) * b[p * ldb + j];
-                                    want[i * ldc + j] = static_cast<float>(alpha * s + (beta == 0 ? 0.0 : beta * double(c[i * ldc + j])));
+                                    want[i * ldc + j] = static_cast<float>(
+                                        alpha * s + (beta == 0 ? 0.0 : beta * double(c[i * ldc + j])));
                                 }
-                            avx512_sgemm::run(trans_a, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+                            avx512_sgemm::run(trans_a, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(),
+                                              ldc);
                             for (index_t i = 0; i < m; ++i)
                                 for (index_t j = 0; j < ldc; ++j) {
                                     CAPTURE(trans_a); CAPTURE(m); CAPTURE(n); CAPTURE(k); CAPTURE(i); CAPTURE(j);
                                     if (j < n) {
-                                        REQUIRE(c[i * ldc + j] == doctest::Approx(want[i * ldc + j]).epsilon(1e-5).scale(1));
+                                        REQUIRE(c[i * ldc + j] ==
+                                                doctest::Approx(want[i * ldc + j]).epsilon(1e-5).scale(1));
                                     } else if (beta == 0) {
                                         REQUIRE(std::isnan(c[i * ldc + j]));  // padding untouched
                                     } else {

@@ -86,7 +86,9 @@ TEST_CASE("matches the O(n^2) definitions on samples with many ties") {
             x[i] = static_cast<double>(gen() % levels);
             y[i] = trial % 2 ? x[i] + static_cast<double>(gen() % 3) : static_cast<double>(gen() % levels);
         }
-        auto constant = [](const std::vector<double>& v) { return std::adjacent_find(v.begin(), v.end(), std::not_equal_to<>()) == v.end(); };
+        auto constant = [](const std::vector<double>& v) {
+            return std::adjacent_find(v.begin(), v.end(), std::not_equal_to<>()) == v.end();
+        };
         if (constant(x) || constant(y)) continue;  // undefined: the NaN case below
         CAPTURE(trial);
         CHECK(ncp::data::kendall_tau_b(x, y) == doctest::Approx(naive_tau_b(x, y)).epsilon(1e-12));

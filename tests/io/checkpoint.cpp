@@ -75,7 +75,8 @@ TEST_CASE("damaged, foreign and missing files name the file") {
     const ncp::test::scratch_dir dir("checkpoint-bad");
     const auto good = ncp::io::encode_checkpoint(sample());
     const auto path = dir / "model.ckpt";
-    for (std::size_t keep : {std::size_t{0}, std::size_t{5}, std::size_t{12}, std::size_t{19}, good.size() / 2, good.size() - 1}) {
+    for (std::size_t keep :
+         {std::size_t{0}, std::size_t{5}, std::size_t{12}, std::size_t{19}, good.size() / 2, good.size() - 1}) {
         CAPTURE(keep);
         write(path, good.substr(0, keep));
         const auto message = error_of(path);
@@ -85,7 +86,8 @@ TEST_CASE("damaged, foreign and missing files name the file") {
     std::string other = good;
     other[8] = 2;  // version 2
     write(path, other);
-    CHECK(error_of(path) == path.string() + ": checkpoint version 2, this ncp reads version 1 (train the model again with this ncp)");
+    CHECK(error_of(path) ==
+          path.string() + ": checkpoint version 2, this ncp reads version 1 (train the model again with this ncp)");
     std::string flipped = good;
     flipped[good.size() / 2] ^= 0x20;
     write(path, flipped);
@@ -96,7 +98,8 @@ TEST_CASE("damaged, foreign and missing files name the file") {
 
     auto bad = sample();
     bad.parameters[1].values.pop_back();
-    CHECK_THROWS_WITH_AS(ncp::io::save_checkpoint(path, bad),
-                         (path.string() + ": inconsistent checkpoint: tensor 'trunk.1.bias' holds 3 values for 1 x 4").c_str(),
-                         ncp::error);
+    CHECK_THROWS_WITH_AS(
+        ncp::io::save_checkpoint(path, bad),
+        (path.string() + ": inconsistent checkpoint: tensor 'trunk.1.bias' holds 3 values for 1 x 4").c_str(),
+        ncp::error);
 }

@@ -62,7 +62,8 @@ TEST_CASE("batch_norm1d: batch statistics in training, running statistics (unbia
         for (index_t i = 0; i < 5; ++i) mean += x(i, f) / 5;
         for (index_t i = 0; i < 5; ++i) var += (x(i, f) - mean) * (x(i, f) - mean) / 5;
         for (index_t i = 0; i < 5; ++i)
-            CHECK(y(i, f) == doctest::Approx((x(i, f) - mean) / std::sqrt(var + 1e-5) * bn.gamma().value[f] + bn.beta().value[f]));
+            CHECK(y(i, f) ==
+                  doctest::Approx((x(i, f) - mean) / std::sqrt(var + 1e-5) * bn.gamma().value[f] + bn.beta().value[f]));
         CHECK(bn.running_mean()[f] == doctest::Approx(0.1 * mean));
         CHECK(bn.running_var()[f] == doctest::Approx(0.9 + 0.1 * var * 5 / 4));
     }
@@ -90,7 +91,8 @@ TEST_CASE("activations and dropout") {
         }
         CHECK(parse_activation(activation_name(kind)) == kind);
     }
-    CHECK_THROWS_WITH_AS(parse_activation("gelu"), "unknown activation 'gelu' (expected relu, relu6, tanh or swish)", error);
+    CHECK_THROWS_WITH_AS(parse_activation("gelu"), "unknown activation 'gelu' (expected relu, relu6, tanh or swish)",
+                         error);
 
     dropout<double> d(0.5, 9);
     const dtensor ones = dtensor::filled(64, 64, 1.0);
@@ -111,7 +113,8 @@ TEST_CASE("activations and dropout") {
 
 TEST_CASE("sequential: names, modes, and gradients by finite differences") {
     sequential<linear<double>, batch_norm1d<double>, activation<double>, linear<double>> net(
-        linear<double>(3, 4, 1), batch_norm1d<double>(4), activation<double>(activation_kind::swish), linear<double>(4, 2, 2));
+        linear<double>(3, 4, 1), batch_norm1d<double>(4), activation<double>(activation_kind::swish),
+        linear<double>(4, 2, 2));
     std::vector<std::string> names;
     net.for_each_parameter([&](const std::string& n, auto&) { names.push_back(n); });
     CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"});

@@ -54,7 +54,8 @@ TEST_CASE("the original's parameter names and shapes") {
 
     nn::predictor_spec bad = spec;
     bad.layer2_drop_ratio = {0.5};
-    CHECK_THROWS_WITH_AS(nn::predictor<float>(bad, stats_for(spec), 1), "predictor: 1 head dropouts for 3 metric groups", error);
+    CHECK_THROWS_WITH_AS(nn::predictor<float>(bad, stats_for(spec), 1),
+                         "predictor: 1 head dropouts for 3 metric groups", error);
     auto bad_stats = stats_for(spec);
     bad_stats.output_std[1] = 0;
     CHECK_THROWS_AS(nn::predictor<float>(spec, bad_stats, 1), error);

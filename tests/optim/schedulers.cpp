@@ -39,7 +39,8 @@ TEST_CASE("cosine, exponential and multi-step by hand") {
         c.step();
         lrs.push_back(c.lr());
     }
-    const double expected[] = {1, (1 + std::cos(std::numbers::pi / 4)) / 2, 0.5, (1 - std::cos(std::numbers::pi / 4)) / 2, 0};
+    const double expected[] = {1, (1 + std::cos(std::numbers::pi / 4)) / 2, 0.5,
+                               (1 - std::cos(std::numbers::pi / 4)) / 2, 0};
     for (int i = 0; i < 5; ++i) CHECK(lrs[i] == doctest::Approx(expected[i]).epsilon(1e-14));
     c.step();  // beyond T_max the recursive form climbs again
     CHECK(c.lr() == doctest::Approx((1 - std::cos(std::numbers::pi / 4)) / 2).epsilon(1e-14));

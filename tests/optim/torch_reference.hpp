@@ -30,7 +30,8 @@ inline std::optional<std::map<std::string, std::vector<double>>> torch_reference
     FILE* pipe = ::popen(("/usr/bin/python3 " + file.string()).c_str(), "r");
     std::string text;
     char buffer[4096];
-    for (std::size_t n; pipe != nullptr && (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, n);
+    for (std::size_t n; pipe != nullptr && (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+        text.append(buffer, n);
     const int status = pipe != nullptr ? ::pclose(pipe) : -1;
     fs::remove(file);
     if (status != 0) throw std::runtime_error("the PyTorch reference script failed:\n" + script);

@@ -84,7 +84,8 @@ TEST_CASE("train writes its files, the same bytes twice; predict reproduces the 
         codes << "\n";
     }
     codes.close();
-    const auto p = run_cli({"predict", "--model", (out / "best_model.ckpt").string(), "--codes", (dir / "val.txt").string()});
+    const auto p =
+        run_cli({"predict", "--model", (out / "best_model.ckpt").string(), "--codes", (dir / "val.txt").string()});
     REQUIRE_MESSAGE(p.status == 0, p.err);
     std::istringstream csv(p.out);
     std::string line;
@@ -117,7 +118,8 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
     CHECK(r.err.find("unknown config key 'optimization.epochz'") != std::string::npos);
     r = run_cli({"train", "--cfg", cfg, "--data.root", (dir / "none").string()});
     CHECK(r.status == 1);
-    CHECK(r.err.find((dir / "none" / "seg" / "trainval.bin").string() + ": benchmark file not found") != std::string::npos);
+    CHECK(r.err.find((dir / "none" / "seg" / "trainval.bin").string() + ": benchmark file not found") !=
+          std::string::npos);
     CHECK(r.err.find("scripts/convert_pkl.py") != std::string::npos);
     CHECK(run_cli({"train"}).status == 2);
     CHECK(run_cli({"train", "--cfg", cfg, "--threads", "3"}).status == 2);

@@ -32,14 +32,16 @@ nn::normalisation unit_stats(const nn::predictor_spec&) {
 
 std::vector<float> field(std::size_t n, double phase) {
     std::vector<float> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(0.71 * static_cast<double>(i) + phase) * 1.3);
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = static_cast<float>(std::sin(0.71 * static_cast<double>(i) + phase) * 1.3);
     return v;
 }
 
 }  // namespace
 
 TEST_CASE("one step equals the tape's loss, gradients and running statistics") {
-    for (auto act : {nn::activation_kind::swish, nn::activation_kind::relu, nn::activation_kind::tanh, nn::activation_kind::relu6})
+    for (auto act :
+         {nn::activation_kind::swish, nn::activation_kind::relu, nn::activation_kind::tanh, nn::activation_kind::relu6})
         for (auto loss : {train::loss_kind::smooth_l1, train::loss_kind::mse, train::loss_kind::l1}) {
             CAPTURE(nn::activation_name(act));
             CAPTURE(static_cast<int>(loss));
@@ -107,7 +109,8 @@ TEST_CASE("one step equals the tape's loss, gradients and running statistics") {
             tape.clear();
             const auto xt = Tensor<float>::from_host(x, static_cast<index_t>(n), 7);
             const auto want = slow.forward(tape.input(xt)).value().to_host();
-            for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == doctest::Approx(want[i]).epsilon(1e-5).scale(0.1));
+            for (std::size_t i = 0; i < out.size(); ++i)
+                CHECK(out[i] == doctest::Approx(want[i]).epsilon(1e-5).scale(0.1));
         }
 }
 
@@ -170,7 +173,8 @@ TEST_CASE("the row form of the random bits equals core's random_bits, across a 2
         for (const std::uint64_t stride : {std::uint64_t{1}, std::uint64_t{24}, std::uint64_t{256}})
             for (const std::uint64_t key : {std::uint64_t{0}, std::uint64_t{0x1234567890abcdefULL}}) {
                 train::detail::random_bits_row(key, base, stride, 300, row.data());
-                for (std::uint64_t r = 0; r < 300; ++r) CHECK(row[r] == ncp::detail::random_bits(key, base + r * stride));
+                for (std::uint64_t r = 0; r < 300; ++r)
+                    CHECK(row[r] == ncp::detail::random_bits(key, base + r * stride));
             }
 }
 

@@ -67,7 +67,9 @@ TEST_CASE("every optimiser and schedule; per-epoch schedules step once an epoch"
     const std::vector<overrides> variants = {
         {{"optimization.optimizer", "adamw"}, {"optimization.scheduler", "cosine"}},
         {{"optimization.optimizer", "sgd"}, {"optimization.scheduler", "exp"}},
-        {{"optimization.optimizer", "sgd"}, {"optimization.sgd_param.nesterov", "true"}, {"optimization.scheduler", "step"},
+        {{"optimization.optimizer", "sgd"},
+         {"optimization.sgd_param.nesterov", "true"},
+         {"optimization.scheduler", "step"},
          {"optimization.step_scheduler.milestones", "[1, 2]"}},
         {{"optimization.criterion", "mse"}, {"network.activation", "relu"}},
         {{"optimization.criterion", "l1"}, {"network.activation", "tanh"}, {"optimization.batch_size", "100"}},
@@ -117,22 +119,29 @@ TEST_CASE("bad input names what is wrong") {
     const auto missing = dir / "nowhere" / "seg.bin";
     const auto cfg = config("seg", {{"data.path", missing.string()}});
     CHECK_THROWS_WITH_AS(train::load_data(cfg),
-                         (missing.string() + ": benchmark file not found; convert the setting's pickle first: "
-                                             "/usr/bin/python3 scripts/convert_pkl.py <NAS-Bench-MR>/seg/trainval.pkl " +
-                          missing.string() + " (or set data.path)").c_str(),
+                         (missing.string() +
+                          ": benchmark file not found; convert the setting's pickle first: "
+                          "/usr/bin/python3 scripts/convert_pkl.py <NAS-Bench-MR>/seg/trainval.pkl " +
+                          missing.string() + " (or set data.path)")
+                             .c_str(),
                          error);
     const auto rooted = config("seg", {{"data.root", (dir / "root").string()}});
     CHECK(train::data_file(rooted) == dir / "root" / "seg" / "trainval.bin");
 
-    const auto bin = test::write_synthetic(dir / "seg.bin", "seg", {"mIoU", "mAcc", "aAcc", "flops", "params"}, 129 + 128);
+    const auto bin =
+        test::write_synthetic(dir / "seg.bin", "seg", {"mIoU", "mAcc", "aAcc", "flops", "params"}, 129 + 128);
     const auto b = train::load_data(config("seg", {{"data.path", bin.string()}}));
     // 257 records: 205 for training, 205 = 128 + 77; a batch of 204 would leave one record.
-    CHECK_THROWS_AS(train::train_predictor(config("seg", {{"data.path", bin.string()}, {"optimization.batch_size", "204"}}), b),
-                    error);
-    CHECK_THROWS_WITH_AS(train::train_predictor(config("seg", {{"data.path", bin.string()}, {"network.input_dim", "30"}}), b),
-                         "network.input_dim is 30 but seg codes have 27 dimensions (use AUTO)", error);
-    CHECK_THROWS_WITH_AS(train::train_predictor(config("seg", {{"data.path", bin.string()}, {"data.metrics", "[[mIoU], [top1]]"},
-                                                               {"network.layer2_drop_ratio", "[0.5, 0]"}}), b),
+    CHECK_THROWS_AS(
+        train::train_predictor(config("seg", {{"data.path", bin.string()}, {"optimization.batch_size", "204"}}), b),
+        error);
+    CHECK_THROWS_WITH_AS(
+        train::train_predictor(config("seg", {{"data.path", bin.string()}, {"network.input_dim", "30"}}), b),
+        "network.input_dim is 30 but seg codes have 27 dimensions (use AUTO)", error);
+    CHECK_THROWS_WITH_AS(train::train_predictor(config("seg", {{"data.path", bin.string()},
+                                                               {"data.metrics", "[[mIoU], [top1]]"},
+                                                               {"network.layer2_drop_ratio", "[0.5, 0]"}}),
+                                                b),
                          "unknown metric 'top1' in setting seg (it has: mIoU, mAcc, aAcc, flops, params)", error);
 }
 

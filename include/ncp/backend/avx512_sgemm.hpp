@@ -51,8 +51,8 @@ private:
 
     // Kept out of line: inlined into a caller with many live values, the eight row addresses of A spill.
     template <bool TransA>
-    [[gnu::noinline]] static void blocks(index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda, const float* b,
-                       index_t ldb, float beta, float* c, index_t ldc) {
+    [[gnu::noinline]] static void blocks(index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda,
+                                         const float* b, index_t ldb, float beta, float* c, index_t ldc) {
         // Column strips outside, row blocks inside: a strip of B is read by every row block while cache-hot.
         for (index_t j = 0; j < n; j += nr) {
             const __mmask16 m0 = lanes(n - j);

@@ -202,7 +202,8 @@ model_record make_record(nn::predictor<T, Backend>& model, const std::string& se
         for (const T v : t.to_host()) n.values.push_back(static_cast<float>(v));
         return n;
     };
-    model.for_each_parameter([&](const std::string& name, auto& p) { r.parameters.push_back(to_named(name, p.value)); });
+    model.for_each_parameter(
+        [&](const std::string& name, auto& p) { r.parameters.push_back(to_named(name, p.value)); });
     model.for_each_buffer([&](const std::string& name, auto& b) { r.buffers.push_back(to_named(name, b)); });
     r.epoch = epoch;
     r.config_yaml = config_yaml;

@@ -31,9 +31,11 @@ template <class T = float, class Backend = default_backend>
 class linear {
 public:
     /// in -> out features; `seed` fixes the initial weights.
-    linear(index_t in, index_t out, std::uint64_t seed) : m_weight(Tensor<T, Backend>(out, in)), m_bias(Tensor<T, Backend>(out)) {
+    linear(index_t in, index_t out, std::uint64_t seed)
+        : m_weight(Tensor<T, Backend>(out, in)), m_bias(Tensor<T, Backend>(out)) {
         if (in <= 0 || out <= 0)
-            throw error("linear: sizes must be positive (in " + std::to_string(in) + ", out " + std::to_string(out) + ")");
+            throw error("linear: sizes must be positive (in " + std::to_string(in) + ", out " + std::to_string(out) +
+                        ")");
         std::mt19937_64 gen(seed);
         const double bound = 1.0 / std::sqrt(static_cast<double>(in));
         std::vector<T> w(static_cast<std::size_t>(in * out)), b(static_cast<std::size_t>(out));

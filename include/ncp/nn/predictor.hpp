@@ -122,13 +122,15 @@ public:
     template <class F>
     void for_each_parameter(F&& f) {
         m_trunk.for_each_parameter(f, "fc.");
-        for (std::size_t g = 0; g < m_heads.size(); ++g) m_heads[g].for_each_parameter(f, "nets." + std::to_string(g) + ".");
+        for (std::size_t g = 0; g < m_heads.size(); ++g)
+            m_heads[g].for_each_parameter(f, "nets." + std::to_string(g) + ".");
     }
     /// f(name, tensor&) for every batch-norm running statistic.
     template <class F>
     void for_each_buffer(F&& f) {
         m_trunk.for_each_buffer(f, "fc.");
-        for (std::size_t g = 0; g < m_heads.size(); ++g) m_heads[g].for_each_buffer(f, "nets." + std::to_string(g) + ".");
+        for (std::size_t g = 0; g < m_heads.size(); ++g)
+            m_heads[g].for_each_buffer(f, "nets." + std::to_string(g) + ".");
     }
 
     /// Metrics in original units for codes in original units (rows of `codes`, row-major, input_dim each), in

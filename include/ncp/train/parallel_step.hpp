@@ -115,13 +115,15 @@ float lane_sum(index_t n, F&& f) {
 
 /// ncp::detail::random_bits(key, base + r stride) for r in [0, n) into out, through the core's random_block while
 /// the counters share their high word (a test checks it against random_bits).
-inline void random_bits_row(std::uint64_t key, std::uint64_t base, std::uint64_t stride, index_t n, std::uint32_t* out) {
+inline void random_bits_row(std::uint64_t key, std::uint64_t base, std::uint64_t stride, index_t n,
+                            std::uint32_t* out) {
     if (n <= 0) return;
     const std::uint64_t span = static_cast<std::uint64_t>(n - 1) * stride;
     const bool one_block = (stride == 0 || span / stride == static_cast<std::uint64_t>(n - 1)) && base + span >= base &&
                            (base >> 32) == ((base + span) >> 32);
     if (!one_block) {
-        for (index_t r = 0; r < n; ++r) out[r] = ncp::detail::random_bits(key, base + static_cast<std::uint64_t>(r) * stride);
+        for (index_t r = 0; r < n; ++r)
+            out[r] = ncp::detail::random_bits(key, base + static_cast<std::uint64_t>(r) * stride);
         return;
     }
     const ncp::detail::random_block bits(key, static_cast<std::uint32_t>(base >> 32));
@@ -185,8 +187,8 @@ void norm_act_forward(index_t rows, index_t b, index_t ld, const float* z, const
         float* ai = aux + i * ld;
         if (drop.p > 0) {
             float* mi = mask + i * ld;
-            random_bits_row(drop.seed, drop.offset + static_cast<std::uint64_t>(u), static_cast<std::uint64_t>(drop.width),
-                            b, bits);
+            random_bits_row(drop.seed, drop.offset + static_cast<std::uint64_t>(u),
+                            static_cast<std::uint64_t>(drop.width), b, bits);
             for (index_t r = 0; r < b; ++r) {
                 mi[r] = bits[r] >= threshold ? scale : 0.0f;
                 oi[r] = Act::forward(fn::batch_norm::apply(zi[r], mu, is, g, be), ai[r]) * mi[r];
@@ -216,7 +218,8 @@ void norm_act_backward(index_t rows, index_t b, index_t ld, const float* z, cons
             for (index_t r = 0; r < b; ++r)
                 di[r] = Act::backward(fn::batch_norm::apply(zi[r], mu, is, g, be), ai[r], di[r] * mi[r]);
         } else {
-            for (index_t r = 0; r < b; ++r) di[r] = Act::backward(fn::batch_norm::apply(zi[r], mu, is, g, be), ai[r], di[r]);
+            for (index_t r = 0; r < b; ++r)
+                di[r] = Act::backward(fn::batch_norm::apply(zi[r], mu, is, g, be), ai[r], di[r]);
         }
         const float s = lane_sum(b, [&](index_t r) { return di[r]; });
         const float sx = lane_sum(b, [&](index_t r) { return fn::batch_norm_xhat_dy::apply(zi[r], mu, is, di[r]); });
@@ -329,8 +332,8 @@ public:
     /// Sets active_threads(); throws for anything but 1 and threads().
     void set_active_threads(int n) {
         if (n != 1 && n != m_team.size())
-            throw error("parallel step: " + std::to_string(n) + " active threads (1 or " + std::to_string(m_team.size()) +
-                        ")");
+            throw error("parallel step: " + std::to_string(n) + " active threads (1 or " +
+                        std::to_string(m_team.size()) + ")");
         m_active = n;
     }
 
@@ -383,7 +386,8 @@ public:
         run([&](int rank) {
             for (index_t c = rank; c < chunks; c += m_active) {
                 const index_t first = c * m_ld;
-                m_eval[static_cast<std::size_t>(rank)].run(x + first * m_d, std::min(m_ld, n - first), out + first * m_o);
+                m_eval[static_cast<std::size_t>(rank)].run(x + first * m_d, std::min(m_ld, n - first),
+                                                           out + first * m_o);
             }
         });
     }
@@ -499,7 +503,8 @@ private:
             st.sum_parts(st.m_out_part, 0, o, b, m_out.data());
             for (const head_ptrs& hd : st.m_heads) {
                 T* out = m_out.data() + hd.first_output * ld;
-                K::template map<detail::fn::add>(hd.outputs, b, T(1), T(0), out, ld, view::matrix(out, ld), view::column(hd.out.bias));
+                K::template map<detail::fn::add>(hd.outputs, b, T(1), T(0), out, ld, view::matrix(out, ld),
+                                                 view::column(hd.out.bias));
             }
             const T scale = T(1) / static_cast<T>(b * o);
             detail::with_loss(st.m_loss, [&]<class E, class G>(detail::tag<E>, detail::tag<G>) {
@@ -575,8 +580,8 @@ private:
             const norm_ptrs& n = m_step.m_norm0;
             detail::norm_act_forward<detail::identity_act>(
                 m_step.m_d, b, m_step.m_ld, m_xf.data(),
-                {0, nullptr, n.gamma, n.beta, n.running_mean, n.running_var, m_mean0.data(), m_istd0.data()}, m_index == 0,
-                momentum, eps, {}, nullptr, m_aux0.data(), m_x0f.data());
+                {0, nullptr, n.gamma, n.beta, n.running_mean, n.running_var, m_mean0.data(), m_istd0.data()},
+                m_index == 0, momentum, eps, {}, nullptr, m_aux0.data(), m_x0f.data());
         }
         /// z (rows units x b) = W[first:first+rows] in, with in feature-major (k x b); the bias goes to the norm.
         void linear_forward(const linear_ptrs& l, index_t first, index_t rows, index_t k, const T* in, T* z) {
@@ -594,17 +599,18 @@ private:
                               T* mean, T* istd, const detail::dropout_draw& drop, T* mask, T* aux, T* out) {
             detail::with_activation(m_step.m_activation, [&]<class A>(detail::tag<A>) {
                 detail::norm_act_forward<A>(rows, m_b, m_step.m_ld, z,
-                                            {first, l.bias, n.gamma, n.beta, n.running_mean, n.running_var, mean, istd}, true,
-                                            momentum, eps, drop, mask, aux, out);
+                                            {first, l.bias, n.gamma, n.beta, n.running_mean, n.running_var, mean, istd},
+                                            true, momentum, eps, drop, mask, aux, out);
             });
         }
         /// Its backward pass: dy (in place) becomes dz; gradients of gamma, beta and the linear layer's bias.
         void norm_act_backward(const norm_ptrs& n, const linear_ptrs& l, index_t first, index_t rows, const T* z,
                                T* mean, T* istd, const T* mask, const T* aux, T* dy) {
             detail::with_activation(m_step.m_activation, [&]<class A>(detail::tag<A>) {
-                detail::norm_act_backward<A>(rows, m_b, m_step.m_ld, z,
-                                             {first, l.bias, n.gamma, n.beta, n.running_mean, n.running_var, mean, istd}, mask,
-                                             aux, dy, n.grad_gamma, n.grad_beta, l.grad_bias);
+                detail::norm_act_backward<A>(
+                    rows, m_b, m_step.m_ld, z,
+                    {first, l.bias, n.gamma, n.beta, n.running_mean, n.running_var, mean, istd}, mask, aux, dy,
+                    n.grad_gamma, n.grad_beta, l.grad_bias);
             });
         }
         /// See stages().
@@ -619,7 +625,8 @@ private:
                 for (index_t r = 0; r < hd.outputs; ++r) out_layer.push_back({p + 4, r * h + m_u0, r * h + m_u1});
                 if (m_index == 0) final_stage.push_back({p + 5, 0, hd.outputs});
                 m_stages.push_back(out_layer);
-                m_stages.push_back({{p, m_u0 * f, m_u1 * f}, {p + 1, m_u0, m_u1}, {p + 2, m_u0, m_u1}, {p + 3, m_u0, m_u1}});
+                m_stages.push_back(
+                    {{p, m_u0 * f, m_u1 * f}, {p + 1, m_u0, m_u1}, {p + 2, m_u0, m_u1}, {p + 3, m_u0, m_u1}});
                 p += 6;
             }
             m_stages.push_back({{2, m_f0 * d, m_f1 * d}, {3, m_f0, m_f1}, {4, m_f0, m_f1}, {5, m_f0, m_f1}});
@@ -688,10 +695,12 @@ private:
     /// out (rows x cols) = the shards' partials of rows [first, first + rows), added in shard order.
     void sum_parts(const std::vector<tensor>& parts, index_t first, index_t rows, index_t cols, T* out) const {
         static_assert(step_shards >= 2);
-        K::template map<detail::fn::add>(rows, cols, T(1), T(0), out, m_ld, view::matrix(parts[0].data() + first * m_ld, m_ld),
+        K::template map<detail::fn::add>(rows, cols, T(1), T(0), out, m_ld,
+                                         view::matrix(parts[0].data() + first * m_ld, m_ld),
                                          view::matrix(parts[1].data() + first * m_ld, m_ld));
         for (std::size_t s = 2; s < parts.size(); ++s)
-            K::template map<detail::fn::identity>(rows, cols, T(1), T(1), out, m_ld, view::matrix(parts[s].data() + first * m_ld, m_ld));
+            K::template map<detail::fn::identity>(rows, cols, T(1), T(1), out, m_ld,
+                                                  view::matrix(parts[s].data() + first * m_ld, m_ld));
     }
 
     /// job(rank) on each active thread (on the calling thread alone when one is active).

@@ -46,8 +46,8 @@ inline std::vector<double> parse_numbers(std::string_view text) {
 inline std::vector<double> parse_model_code(std::string_view text, index_t dim) {
     const bool has_comma = text.find(',') != std::string_view::npos;
     auto wrong_dimension = [&](std::size_t got) {
-        return error("code " + arch::detail::quoted(text) + " has " + std::to_string(got) + " numbers; the model takes " +
-                     std::to_string(dim) + "-dimensional codes");
+        return error("code " + arch::detail::quoted(text) + " has " + std::to_string(got) +
+                     " numbers; the model takes " + std::to_string(dim) + "-dimensional codes");
     };
     if (dim == static_cast<index_t>(arch::code_size)) {
         if (has_comma) {

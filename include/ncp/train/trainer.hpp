@@ -250,7 +250,9 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
     // validation inputs gathered once; truth in original units
     const std::size_t nv = val_rows.size();
     std::vector<float> xv(nv * d), pred(nv * m), best_pred;
-    for (std::size_t i = 0; i < nv; ++i) std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(val_rows[i] * d), d, xv.begin() + static_cast<std::ptrdiff_t>(i * d));
+    for (std::size_t i = 0; i < nv; ++i)
+        std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(val_rows[i] * d), d,
+                    xv.begin() + static_cast<std::ptrdiff_t>(i * d));
     const std::string config_yaml = io::to_yaml(cfg);
 
     std::vector<std::size_t> order = train_rows;
@@ -300,8 +302,8 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
             }
         for (double& v : summary.val_mae) v /= static_cast<double>(nv);
         if (!std::isfinite(summary.val_mae[0]))
-            throw error("training diverged: the validation error of " + res.metric_names[0] + " is not finite at epoch " +
-                        std::to_string(epoch) + " (lower the learning rate)");
+            throw error("training diverged: the validation error of " + res.metric_names[0] +
+                        " is not finite at epoch " + std::to_string(epoch) + " (lower the learning rate)");
         if (summary.val_mae[0] < best_mae) {
             best_mae = summary.val_mae[0];
             res.best_epoch = epoch;
@@ -363,7 +365,10 @@ inline std::string metrics_json(const result& r, const io::run_config& cfg) {
     per_metric("best_val_mae", r.epochs.at(static_cast<std::size_t>(r.best_epoch)).val_mae);
     per_metric("kendall_tau", r.kendall_tau);
     per_metric("spearman_rho", r.spearman_rho);
-    j.member("steps", r.steps).member("train_s", r.train_s).member("wall_s", r.wall_s).member("ms_per_step", r.ms_per_step());
+    j.member("steps", r.steps)
+        .member("train_s", r.train_s)
+        .member("wall_s", r.wall_s)
+        .member("ms_per_step", r.ms_per_step());
     j.end_object();
     out << "\n";
     return out.str();
