@@ -9,8 +9,14 @@
 #include "ncp/autograd/tape.hpp"
 #include "ncp/autograd/ops.hpp"
 
+#include "ncp/nn/layers.hpp"
+#include "ncp/nn/predictor.hpp"
+#include "ncp/optim/optimizers.hpp"
+#include "ncp/optim/schedulers.hpp"
+
 #include "ncp/data/format.hpp"
 #include "ncp/data/dataset.hpp"
+#include "ncp/data/statistics.hpp"
 
 #include "ncp/arch/code.hpp"
 #include "ncp/arch/code_list.hpp"
@@ -25,3 +31,7 @@
 #include "ncp/io/benchmark_writer.hpp"
 #include "ncp/io/config.hpp"
 #include "ncp/io/svg.hpp"
+#include "ncp/io/checkpoint.hpp"
+
+#include "ncp/train/trainer.hpp"
+#include "ncp/train/predict.hpp"

@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #endif
 
+#include "ncp/backend/avx512_sgemm.hpp"
 #include "ncp/backend/kernel_api.hpp"
 
 namespace ncp::detail {
@@ -221,6 +222,13 @@ struct kernels<backend::eigen_cpu> {
         if (n == 1 && ldc == 1 && (trans_b || ldb == 1)) {
             vector_products<T>::run(trans_a, m, k, alpha, b, a, lda, beta, c);
             return;
+        }
+        // The predictor's products are small and cache-resident: a register-blocked kernel beats Eigen's packing.
+        if constexpr (std::is_same_v<T, float>) {
+            if (avx512_sgemm::suits(trans_b, k)) {
+                avx512_sgemm::run(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                return;
+            }
         }
 #endif
         using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -1,0 +1,345 @@
+#pragma once
+/// Training the predictor as the original's tools/train_predictor.py does (spec section 5), on the parallel step:
+/// z-scoring with the whole file's statistics, the seeded 80/20 split, batches reshuffled every epoch, the
+/// configured loss, optimiser and schedule (onecycle and cosine stepped per batch, exp and step per epoch), and after
+/// every epoch the validation MAE per metric in original units; the best (lowest main-metric MAE) and last models
+/// are kept, and the best one's rank correlations reported. Outputs: checkpoints, metrics.json, split.json, train.log.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ncp/data/dataset.hpp"
+#include "ncp/data/format.hpp"
+#include "ncp/data/statistics.hpp"
+#include "ncp/io/atomic.hpp"
+#include "ncp/io/checkpoint.hpp"
+#include "ncp/io/config.hpp"
+#include "ncp/io/json.hpp"
+#include "ncp/optim/optimizers.hpp"
+#include "ncp/optim/schedulers.hpp"
+#include "ncp/train/parallel_step.hpp"
+
+namespace ncp::train {
+
+/// One epoch's numbers.
+struct epoch_summary {
+    int epoch = 0;                ///< 0-based
+    double train_loss = 0;        ///< mean training loss over the epoch's batches (z-scored units)
+    double lr = 0;                ///< learning rate of the epoch's last step
+    std::vector<double> val_mae;  ///< validation MAE per metric, original units
+};
+
+/// Handed to the progress callback after every epoch.
+struct progress {
+    const epoch_summary& last;  ///< the epoch just finished
+    int epochs;                 ///< epochs in the run
+    int best_epoch;             ///< epoch of the best model so far
+    double best_mae;            ///< its main-metric MAE
+    double elapsed_s;           ///< seconds since training started
+};
+
+/// How to train, besides the config.
+struct options {
+    int threads = 2;                                 ///< 1..step_shards; the results do not depend on it
+    std::function<void(const progress&)> on_epoch = {};  ///< called after every epoch (may be empty)
+};
+
+/// Everything a training run produced.
+struct result {
+    std::vector<std::string> metric_names;  ///< output order
+    std::vector<epoch_summary> epochs;      ///< one per epoch
+    int best_epoch = -1;                    ///< epoch of the best model
+    std::vector<double> kendall_tau;        ///< best model on the validation split, per metric (NaN if undefined)
+    std::vector<double> spearman_rho;       ///< likewise
+    data::split_indices split;              ///< record indices of both parts
+    std::uint64_t seed = 0;                 ///< the config's SEED
+    int threads = 1;                        ///< threads used
+    std::int64_t steps = 0;                 ///< optimiser steps
+    double train_s = 0;                     ///< the epoch loop, validation included
+    double wall_s = 0;                      ///< train_predictor as a whole (statistics, split, model, loop)
+    io::model_record best;                  ///< the best model
+    io::model_record last;                  ///< the model after the last epoch
+
+    /// Training time per optimiser step, validation included, as the PyTorch peer reports it.
+    double ms_per_step() const { return steps > 0 ? 1e3 * train_s / static_cast<double>(steps) : 0; }
+};
+
+/// The benchmark file a config names: data.path when set, else <data.root>/<data.dataset>/trainval.bin.
+inline std::filesystem::path data_file(const io::run_config& cfg) {
+    if (!cfg.data.path.empty()) return cfg.data.path;
+    return std::filesystem::path(cfg.data.root) / cfg.data.dataset / "trainval.bin";
+}
+
+/// Loads the config's benchmark file; a missing file is an error naming it and how to create it.
+inline data::benchmark load_data(const io::run_config& cfg) {
+    const auto file = data_file(cfg);
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec))
+        throw error(file.string() + ": benchmark file not found; convert the setting's pickle first: /usr/bin/python3 "
+                    "scripts/convert_pkl.py <NAS-Bench-MR>/" + cfg.data.dataset + "/trainval.pkl " + file.string() +
+                    " (or set data.path)");
+    return data::load_benchmark(file);
+}
+
+namespace detail {
+
+/// The config's optimiser over the step's parameters.
+using optimizer = std::variant<optim::adam<float>, optim::sgd<float>>;
+
+inline optimizer make_optimizer(const io::optimization_config& o, std::vector<optim::parameter<float>> params) {
+    if (o.optimizer == "sgd")
+        return optim::sgd<float>(std::move(params), {.lr = o.sgd_param.lr,
+                                                     .momentum = o.sgd_param.momentum,
+                                                     .weight_decay = o.sgd_param.weight_decay,
+                                                     .nesterov = o.sgd_param.nesterov});
+    return optim::adam<float>(std::move(params), {.lr = o.adam_param.lr,
+                                                  .weight_decay = o.adam_param.weight_decay,
+                                                  .decoupled = o.optimizer == "adamw"});
+}
+
+/// The config's schedule; total_steps counts batches over all epochs (onecycle, cosine).
+inline optim::scheduler make_scheduler(const io::optimization_config& o, double lr, std::int64_t total_steps) {
+    if (o.scheduler == "onecycle") {
+        const auto& c = o.onecycle_scheduler;
+        return optim::one_cycle({.max_lr = lr,
+                                 .total_steps = total_steps,
+                                 .pct_start = c.pct_start,
+                                 .div_factor = c.div_factor,
+                                 .final_div_factor = c.final_div_factor,
+                                 .base_momentum = c.base_momentum,
+                                 .max_momentum = c.max_momentum});
+    }
+    if (o.scheduler == "cosine") return optim::cosine_annealing(lr, total_steps, o.cosine_eta_min);
+    if (o.scheduler == "exp") return optim::exponential(lr, o.exp_gamma);
+    return optim::multi_step(lr, std::vector<std::int64_t>(o.step_milestones.begin(), o.step_milestones.end()),
+                             o.step_gamma);
+}
+
+/// The predictor's shape from the config and the benchmark's code dimension.
+inline nn::predictor_spec make_spec(const io::run_config& cfg, const data::benchmark& b) {
+    const auto dim = static_cast<index_t>(b.code_dim());
+    if (cfg.network.input_dim != 0 && cfg.network.input_dim != dim)
+        throw error("network.input_dim is " + std::to_string(cfg.network.input_dim) + " but " + b.setting +
+                    " codes have " + std::to_string(dim) + " dimensions (use AUTO)");
+    nn::predictor_spec spec;
+    spec.input_dim = dim;
+    spec.shared_layer = cfg.network.shared_layer;
+    spec.separated_layer = cfg.network.seperated_layer;
+    spec.activation = nn::parse_activation(cfg.network.activation);
+    spec.layer1_drop_ratio = cfg.network.layer1_drop_ratio;
+    spec.layer2_drop_ratio = cfg.network.layer2_drop_ratio;
+    spec.metric_groups = cfg.data.metrics;
+    spec.check();
+    return spec;
+}
+
+/// A portable Fisher-Yates shuffle (data::uniform_below, not std::shuffle, whose draws differ between libraries).
+inline void shuffle(std::vector<std::size_t>& v, std::mt19937_64& gen) {
+    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[data::uniform_below(gen, i)]);
+}
+
+}  // namespace detail
+
+/// Trains the predictor `cfg` describes on benchmark `b` (see the header comment). Deterministic for a given
+/// config: the same seed gives the same split, batches, masks and weights, with any number of threads.
+inline result train_predictor(const io::run_config& cfg, const data::benchmark& b, const options& opt = {}) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    const auto& o = cfg.optimization;
+    const nn::predictor_spec spec = detail::make_spec(cfg, b);
+    const auto groups = data::metric_groups(b, cfg.data.metrics);
+    const xt::xtensor<double, 2> targets = data::select_metrics(b, groups);
+    const auto code_stats = data::column_stats(b.codes);
+    const auto target_stats = data::column_stats(targets);
+    const std::size_t n = b.size(), d = b.code_dim(), m = targets.shape(1);
+
+    // z-scored inputs and targets, float, row-major
+    std::vector<float> x(n * d), y(n * m);
+    for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t c = 0; c < d; ++c)
+            x[r * d + c] = static_cast<float>((b.codes(r, c) - code_stats.mean(c)) / code_stats.std(c));
+        for (std::size_t c = 0; c < m; ++c)
+            y[r * m + c] = static_cast<float>((targets(r, c) - target_stats.mean(c)) / target_stats.std(c));
+    }
+    nn::normalisation stats{{code_stats.mean.begin(), code_stats.mean.end()},
+                            {code_stats.std.begin(), code_stats.std.end()},
+                            {target_stats.mean.begin(), target_stats.mean.end()},
+                            {target_stats.std.begin(), target_stats.std.end()}};
+
+    result res;
+    res.metric_names = spec.metric_names();
+    res.seed = static_cast<std::uint64_t>(cfg.seed);
+    res.split = data::train_validation_split(n, res.seed);
+    const auto& train_rows = res.split.train;
+    const auto& val_rows = res.split.validation;
+    const auto batch = static_cast<index_t>(o.batch_size);
+    if (batch < 2) throw error("optimization.batch_size must be at least 2 (batch norm needs two records)");
+    if (train_rows.size() % static_cast<std::size_t>(batch) == 1)
+        throw error("optimization.batch_size " + std::to_string(batch) + " leaves a last batch of one record of the " +
+                    std::to_string(train_rows.size()) + " training records (batch norm needs two); choose another");
+    const auto batches = static_cast<std::int64_t>((train_rows.size() + static_cast<std::size_t>(batch) - 1) /
+                                                   static_cast<std::size_t>(batch));
+
+    nn::predictor<float> model(spec, std::move(stats), res.seed);
+    model.train(true);
+    parallel_step<> step(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())), opt.threads,
+                         parse_loss(o.criterion));
+    res.threads = step.threads();
+    auto optimizer = detail::make_optimizer(o, step.parameters());
+    const double base_lr = o.optimizer == "sgd" ? o.sgd_param.lr : o.adam_param.lr;
+    optim::scheduler schedule = detail::make_scheduler(o, base_lr, batches * o.epoch);
+    const bool per_batch = o.scheduler == "onecycle" || o.scheduler == "cosine";
+    std::visit([&](auto& opt_) { optim::set_rates(opt_, schedule); }, optimizer);
+
+    // validation inputs gathered once; truth in original units
+    const std::size_t nv = val_rows.size();
+    std::vector<float> xv(nv * d), pred(nv * m), best_pred;
+    for (std::size_t i = 0; i < nv; ++i) std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(val_rows[i] * d), d, xv.begin() + static_cast<std::ptrdiff_t>(i * d));
+    const std::string config_yaml = io::to_yaml(cfg);
+
+    std::vector<std::size_t> order = train_rows;
+    std::mt19937_64 shuffler(res.seed ^ 0x5851f42d4c957f2dULL);  // batches: a stream apart from the split's
+    double best_mae = std::numeric_limits<double>::infinity();
+    const auto loop_start = clock::now();
+    for (int epoch = 0; epoch < o.epoch; ++epoch) {
+        detail::shuffle(order, shuffler);
+        double loss_sum = 0;
+        std::visit(
+            [&](auto& opt_) {
+                step.train_batches(
+                    order, batch, x.data(), y.data(), [&](index_t) { opt_.begin_step(); },
+                    [&](const auto& s) { opt_.update(s.param, s.begin, s.end); },
+                    [&](index_t, float loss) {
+                        loss_sum += loss;
+                        if (per_batch) {
+                            optim::advance(schedule);
+                            optim::set_rates(opt_, schedule);
+                        }
+                    });
+            },
+            optimizer);
+        epoch_summary summary;
+        summary.epoch = epoch;
+        summary.train_loss = loss_sum / static_cast<double>(batches);
+        summary.lr = std::visit([](const auto& opt_) { return opt_.lr(); }, optimizer);
+        if (!per_batch) {
+            optim::advance(schedule);
+            std::visit([&](auto& opt_) { optim::set_rates(opt_, schedule); }, optimizer);
+        }
+        res.steps += batches;
+
+        model.train(false);
+        step.evaluate(xv.data(), static_cast<index_t>(nv), pred.data());
+        model.train(true);
+        summary.val_mae.assign(m, 0.0);
+        for (std::size_t i = 0; i < nv; ++i)
+            for (std::size_t c = 0; c < m; ++c) {
+                const double p = static_cast<double>(pred[i * m + c]) * target_stats.std(c) + target_stats.mean(c);
+                summary.val_mae[c] += std::abs(p - targets(val_rows[i], c));
+            }
+        for (double& v : summary.val_mae) v /= static_cast<double>(nv);
+        if (!std::isfinite(summary.val_mae[0]))
+            throw error("training diverged: the validation error of " + res.metric_names[0] + " is not finite at epoch " +
+                        std::to_string(epoch) + " (lower the learning rate)");
+        if (summary.val_mae[0] < best_mae) {
+            best_mae = summary.val_mae[0];
+            res.best_epoch = epoch;
+            res.best = io::make_record(model, b.setting, epoch, config_yaml);
+            best_pred = pred;
+        }
+        res.epochs.push_back(summary);
+        if (opt.on_epoch) {
+            opt.on_epoch({res.epochs.back(), o.epoch, res.best_epoch, best_mae,
+                          std::chrono::duration<double>(clock::now() - loop_start).count()});
+        }
+    }
+    res.train_s = std::chrono::duration<double>(clock::now() - loop_start).count();
+    res.last = io::make_record(model, b.setting, o.epoch - 1, config_yaml);
+
+    std::vector<double> p(nv), t(nv);
+    for (std::size_t c = 0; c < m; ++c) {
+        for (std::size_t i = 0; i < nv; ++i) {
+            p[i] = static_cast<double>(best_pred[i * m + c]) * target_stats.std(c) + target_stats.mean(c);
+            t[i] = targets(val_rows[i], c);
+        }
+        res.kendall_tau.push_back(data::kendall_tau_b(p, t));
+        res.spearman_rho.push_back(data::spearman_rho(p, t));
+    }
+    res.wall_s = std::chrono::duration<double>(clock::now() - start).count();
+    return res;
+}
+
+/// metrics.json: per-epoch validation MAE (original units), train loss and lr; the best epoch with its MAE, Kendall
+/// tau and Spearman rho per metric on the validation split; timings.
+inline std::string metrics_json(const result& r, const io::run_config& cfg) {
+    std::ostringstream out;
+    io::json_writer j(out);
+    auto per_metric = [&](const char* key, const std::vector<double>& values) {
+        j.key(key).begin_object();
+        for (std::size_t i = 0; i < r.metric_names.size(); ++i) {
+            j.key(r.metric_names[i]);
+            if (std::isfinite(values[i])) {
+                j.value(values[i]);
+            } else {
+                j.null();  // undefined (a constant prediction or metric)
+            }
+        }
+        j.end_object();
+    };
+    j.begin_object();
+    j.member("setting", cfg.data.dataset).member("seed", r.seed).member("threads", r.threads);
+    j.key("metrics").array(r.metric_names);
+    j.member("train_records", r.split.train.size()).member("val_records", r.split.validation.size());
+    j.key("epochs").begin_array();
+    for (const auto& e : r.epochs) {
+        j.begin_object().member("epoch", e.epoch).member("train_loss", e.train_loss).member("lr", e.lr);
+        per_metric("val_mae", e.val_mae);
+        j.end_object();
+    }
+    j.end_array();
+    j.member("best_epoch", r.best_epoch);
+    per_metric("best_val_mae", r.epochs.at(static_cast<std::size_t>(r.best_epoch)).val_mae);
+    per_metric("kendall_tau", r.kendall_tau);
+    per_metric("spearman_rho", r.spearman_rho);
+    j.member("steps", r.steps).member("train_s", r.train_s).member("wall_s", r.wall_s).member("ms_per_step", r.ms_per_step());
+    j.end_object();
+    out << "\n";
+    return out.str();
+}
+
+/// split.json: {"seed": ..., "train": [...], "val": [...]} (record indices, in split order).
+inline std::string split_json(const result& r) {
+    std::ostringstream out;
+    io::json_writer j(out, false);
+    j.begin_object().member("seed", r.seed);
+    j.key("train").array(r.split.train);
+    j.key("val").array(r.split.validation);
+    j.end_object();
+    out << "\n";
+    return out.str();
+}
+
+/// Writes best_model.ckpt, last_model.ckpt, metrics.json, split.json and train.log (`log`) into `dir`, each
+/// atomically; creates `dir`.
+inline void write_outputs(const result& r, const io::run_config& cfg, const std::filesystem::path& dir,
+                          const std::string& log) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw error(dir.string() + ": cannot create the output folder (" + ec.message() + ")");
+    io::save_checkpoint(dir / "best_model.ckpt", r.best);
+    io::save_checkpoint(dir / "last_model.ckpt", r.last);
+    io::atomic_write(dir / "metrics.json", metrics_json(r, cfg));
+    io::atomic_write(dir / "split.json", split_json(r));
+    io::atomic_write(dir / "train.log", log);
+}
+
+}  // namespace ncp::train

@@ -1,0 +1,102 @@
+/// Checkpoints: a round trip, and every kind of damaged or foreign file.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "ncp/io/checkpoint.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+ncp::io::model_record sample() {
+    ncp::io::model_record r;
+    r.setting = "seg";
+    r.input_dim = 2;
+    r.shared_layer = 4;
+    r.separated_layer = 3;
+    r.activation = "swish";
+    r.layer1_drop_ratio = 0.5;
+    r.layer2_drop_ratio = {0.5, 0};
+    r.metric_groups = {{"mIoU"}, {"flops", "params"}};
+    r.input_mean = {1, 2};
+    r.input_std = {0.5, 1};
+    r.output_mean = {70, 2, 3};
+    r.output_std = {1, 0.1, 0.2};
+    r.parameters = {{"trunk.1.weight", 4, 2, {1, 2, 3, 4, 5, 6, 7, 8}}, {"trunk.1.bias", 1, 4, {0.5f, -1, 2, 0}}};
+    r.buffers = {{"trunk.0.running_mean", 1, 2, {0.25f, 0.75f}}};
+    r.epoch = 7;
+    r.config_yaml = "data:\n  dataset: seg\n";
+    return r;
+}
+
+std::string read(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write(const std::filesystem::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+std::string error_of(const std::filesystem::path& p) {
+    try {
+        ncp::io::load_checkpoint(p);
+    } catch (const ncp::error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("round trip") {
+    const ncp::test::scratch_dir dir("checkpoint");
+    const auto path = dir / "model.ckpt";
+    ncp::io::save_checkpoint(path, sample());
+    const auto r = ncp::io::load_checkpoint(path);
+    CHECK(r.setting == "seg");
+    CHECK(r.metric_groups == sample().metric_groups);
+    CHECK(r.outputs() == 3);
+    CHECK(r.output_std == sample().output_std);
+    REQUIRE(r.parameters.size() == 2);
+    CHECK(r.parameters[0].name == "trunk.1.weight");
+    CHECK(r.parameters[0].values == sample().parameters[0].values);
+    CHECK(r.buffers[0].values == sample().buffers[0].values);
+    CHECK(r.epoch == 7);
+    CHECK(r.config_yaml == sample().config_yaml);
+    CHECK(ncp::io::encode_checkpoint(r) == read(path));  // deterministic bytes
+    int files = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+    CHECK(files == 1);  // no temporary left behind
+}
+
+TEST_CASE("damaged, foreign and missing files name the file") {
+    const ncp::test::scratch_dir dir("checkpoint-bad");
+    const auto good = ncp::io::encode_checkpoint(sample());
+    const auto path = dir / "model.ckpt";
+    for (std::size_t keep : {std::size_t{0}, std::size_t{5}, std::size_t{12}, std::size_t{19}, good.size() / 2, good.size() - 1}) {
+        CAPTURE(keep);
+        write(path, good.substr(0, keep));
+        const auto message = error_of(path);
+        CHECK(message.find(path.string()) == 0);
+        CHECK((message.find("truncated") != std::string::npos || message.find("bad magic") != std::string::npos));
+    }
+    std::string other = good;
+    other[8] = 2;  // version 2
+    write(path, other);
+    CHECK(error_of(path) == path.string() + ": checkpoint version 2, this ncp reads version 1 (train the model again with this ncp)");
+    std::string flipped = good;
+    flipped[good.size() / 2] ^= 0x20;
+    write(path, flipped);
+    CHECK(error_of(path) == path.string() + ": checkpoint checksum mismatch (corrupt file)");
+    write(path, "not a checkpoint at all");
+    CHECK(error_of(path) == path.string() + ": not an ncp checkpoint (bad magic)");
+    CHECK(error_of(dir / "missing.ckpt") == (dir / "missing.ckpt").string() + ": no such checkpoint file");
+
+    auto bad = sample();
+    bad.parameters[1].values.pop_back();
+    CHECK_THROWS_WITH_AS(ncp::io::save_checkpoint(path, bad),
+                         (path.string() + ": inconsistent checkpoint: tensor 'trunk.1.bias' holds 3 values for 1 x 4").c_str(),
+                         ncp::error);
+}

@@ -1,0 +1,129 @@
+/// The predictor: the original's state_dict names and shapes, head order, predict() in original units, and the
+/// gradient with respect to the input code (what the search follows) by finite differences in double.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "ncp/nn/predictor.hpp"
+
+using namespace ncp;
+
+namespace {
+
+nn::normalisation stats_for(const nn::predictor_spec& s) {
+    nn::normalisation n;
+    for (index_t i = 0; i < s.input_dim; ++i) {
+        n.input_mean.push_back(10.0 + static_cast<double>(i));
+        n.input_std.push_back(2.0 + 0.1 * static_cast<double>(i));
+    }
+    for (index_t i = 0; i < s.outputs(); ++i) {
+        n.output_mean.push_back(70.0 - static_cast<double>(i));
+        n.output_std.push_back(3.0 + static_cast<double>(i));
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("the original's parameter names and shapes") {
+    nn::predictor_spec spec;  // seg's defaults: 27 -> 256, heads of 128 for [1, 2, 2] metrics
+    nn::predictor<float> model(spec, stats_for(spec), 233);
+    std::vector<std::string> names;
+    std::vector<std::pair<index_t, index_t>> shapes;
+    model.for_each_parameter([&](const std::string& n, auto& p) {
+        names.push_back(n);
+        shapes.emplace_back(p.value.rows(), p.value.cols());
+    });
+    REQUIRE(names.size() == 6 + 3 * 6);
+    CHECK(names[0] == "fc.0.weight");
+    CHECK(names[2] == "fc.1.weight");
+    CHECK(shapes[2] == std::pair<index_t, index_t>{256, 27});
+    CHECK(names[5] == "fc.2.bias");
+    CHECK(names[6] == "nets.0.0.weight");
+    CHECK(shapes[6] == std::pair<index_t, index_t>{128, 256});
+    CHECK(names[22] == "nets.2.4.weight");
+    CHECK(shapes[22] == std::pair<index_t, index_t>{2, 128});
+    std::vector<std::string> buffers;
+    model.for_each_buffer([&](const std::string& n, auto&) { buffers.push_back(n); });
+    CHECK(buffers.front() == "fc.0.running_mean");
+    CHECK(buffers.back() == "nets.2.1.running_var");
+    CHECK(model.spec().metric_names() == std::vector<std::string>{"mIoU", "mAcc", "aAcc", "flops", "params"});
+
+    nn::predictor_spec bad = spec;
+    bad.layer2_drop_ratio = {0.5};
+    CHECK_THROWS_WITH_AS(nn::predictor<float>(bad, stats_for(spec), 1), "predictor: 1 head dropouts for 3 metric groups", error);
+    auto bad_stats = stats_for(spec);
+    bad_stats.output_std[1] = 0;
+    CHECK_THROWS_AS(nn::predictor<float>(spec, bad_stats, 1), error);
+}
+
+TEST_CASE("heads in group order; predict() works in original units") {
+    nn::predictor_spec spec;
+    spec.input_dim = 4;
+    spec.shared_layer = 8;
+    spec.separated_layer = 6;
+    spec.metric_groups = {{"a"}, {"b", "c"}};
+    spec.layer2_drop_ratio = {0.5, 0};
+    nn::predictor<double> model(spec, stats_for(spec), 1);
+    model.train(false);
+    // Silence head 1: its outputs become its (zero) bias.
+    model.heads()[1].get<4>().weight().value.fill(0.0);
+    model.heads()[1].get<4>().bias().value.fill(0.0);
+    const std::vector<double> codes = {10, 11, 12, 13, 12, 9, 15, 11};
+    const auto pred = model.predict(codes);
+    REQUIRE(pred.size() == 6);
+    const auto& st = model.stats();
+    CHECK(pred[1] == doctest::Approx(st.output_mean[1]));
+    CHECK(pred[2] == doctest::Approx(st.output_mean[2]));
+    // Output 0 = forward on the z-scored code, un-z-scored.
+    std::vector<double> z(4);
+    for (int i = 0; i < 4; ++i) z[i] = (codes[i] - st.input_mean[i]) / st.input_std[i];
+    autograd::tape<double> t;
+    const auto x = Tensor<double>::from_host(z, 1, 4);
+    const double raw = model.forward(t.input(x)).value()(0, 0);
+    CHECK(pred[0] == doctest::Approx(raw * st.output_std[0] + st.output_mean[0]));
+    CHECK_FALSE(model.training());  // predict() restores the mode it found
+    CHECK_THROWS_AS(model.predict(std::vector<double>{1, 2, 3}), error);
+}
+
+TEST_CASE("gradient of the main output with respect to the code, by finite differences") {
+    nn::predictor_spec spec;
+    spec.input_dim = 5;
+    spec.shared_layer = 12;
+    spec.separated_layer = 7;
+    spec.metric_groups = {{"a"}, {"flops", "params"}};
+    spec.layer2_drop_ratio = {0.5, 0};
+    nn::predictor<double> model(spec, stats_for(spec), 4);
+    // Move the running statistics off their defaults with a few training batches.
+    std::vector<double> batch(40);
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = std::sin(1.7 * static_cast<double>(i));
+    autograd::tape<double> t;
+    const auto xb = Tensor<double>::from_host(batch, 8, 5);
+    for (int k = 0; k < 3; ++k) {
+        t.clear();
+        model.forward(t.input(xb));
+    }
+    model.train(false);
+    std::vector<double> code = {0.3, -1.2, 0.5, 2.0, -0.7};
+    auto main_output = [&](const std::vector<double>& c, bool grad) {
+        t.clear();
+        const auto x = Tensor<double>::from_host(c, 1, 5);
+        const auto in = t.input(x, grad);
+        const auto y = autograd::slice_cols(model.forward(in), 0, 1);
+        if (grad) {
+            t.backward(autograd::sum(y));
+            return in.grad().to_host();
+        }
+        return std::vector<double>{y.value()(0, 0)};
+    };
+    const auto g = main_output(code, true);
+    for (std::size_t i = 0; i < code.size(); ++i) {
+        auto up = code, down = code;
+        up[i] += 1e-6;
+        down[i] -= 1e-6;
+        CHECK(g[i] == doctest::Approx((main_output(up, false)[0] - main_output(down, false)[0]) / 2e-6).epsilon(1e-6));
+    }
+}

@@ -1,0 +1,153 @@
+/// `ncp train` and `ncp predict` as programs: the output files, identical bytes on repeat, predictions that
+/// reproduce the validation numbers of metrics.json, and bad input of every kind.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ncp/arch/code.hpp"
+#include "ncp/io/checkpoint.hpp"
+#include "programs/run.hpp"
+#include "train/synthetic.hpp"
+
+namespace fs = std::filesystem;
+using ncp::test::run_cli;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// The number after `"key": ` following the first occurrence of `section`.
+double json_number(const std::string& text, const std::string& section, const std::string& key) {
+    const auto at = text.find("\"" + key + "\": ", text.find("\"" + section + "\""));
+    REQUIRE(at != std::string::npos);
+    return std::stod(text.substr(at + key.size() + 4));
+}
+
+/// The integers of the JSON array after `"key":`.
+std::vector<std::size_t> json_indices(const std::string& text, const std::string& key) {
+    std::size_t at = text.find("\"" + key + "\":[");
+    REQUIRE(at != std::string::npos);
+    std::istringstream in(text.substr(at + key.size() + 4, text.find(']', at) - at - key.size() - 4));
+    std::vector<std::size_t> out;
+    for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoul(item));
+    return out;
+}
+
+const std::vector<std::string> seg_metrics = {"mIoU", "mAcc", "aAcc", "flops", "params"};
+
+}  // namespace
+
+TEST_CASE("train writes its files, the same bytes twice; predict reproduces the validation MAE") {
+    const ncp::test::scratch_dir dir("cli-train");
+    const auto bench = ncp::test::synthetic_benchmark("seg", seg_metrics, 400, 3);
+    ncp::io::write_benchmark(dir / "seg.bin", bench);
+    const std::vector<std::string> args = {"train", "--cfg", (ncp::test::source_dir() / "configs/seg.yaml").string(),
+                                           "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "4"};
+    auto with_log_dir = [&](const std::string& sub) {
+        auto a = args;
+        a.insert(a.end(), {"--log_dir", (dir / sub).string()});
+        return a;
+    };
+    const auto r1 = run_cli(with_log_dir("one"));
+    REQUIRE_MESSAGE(r1.status == 0, r1.err);
+    const auto out = dir / "one" / "seg";
+    for (const char* f : {"best_model.ckpt", "last_model.ckpt", "metrics.json", "split.json", "train.log"})
+        CHECK_MESSAGE(fs::exists(out / f), f);
+    CHECK(r1.err.find("epoch 4/4") != std::string::npos);  // not a terminal: plain lines
+    CHECK(slurp(out / "train.log").find("best epoch") != std::string::npos);
+    // The same command again (the config, log_dir included, is part of the checkpoints): the same bytes.
+    const std::string best = slurp(out / "best_model.ckpt"), last = slurp(out / "last_model.ckpt");
+    const std::string split = slurp(out / "split.json");
+    const auto r2 = run_cli(with_log_dir("one"));
+    REQUIRE(r2.status == 0);
+    CHECK(slurp(out / "best_model.ckpt") == best);
+    CHECK(slurp(out / "last_model.ckpt") == last);
+    CHECK(slurp(out / "split.json") == split);
+
+    const std::string metrics = slurp(out / "metrics.json");
+    const auto val = json_indices(slurp(out / "split.json"), "val");
+    CHECK(val.size() == 80);
+    CHECK(json_indices(slurp(out / "split.json"), "train").size() == 320);
+    std::ofstream codes(dir / "val.txt");
+    codes << "# the validation codes\n";
+    for (std::size_t r : val) {
+        for (std::size_t i = 0; i < ncp::arch::code_size; ++i) codes << (i ? "," : "") << bench.codes(r, i);
+        codes << "\n";
+    }
+    codes.close();
+    const auto p = run_cli({"predict", "--model", (out / "best_model.ckpt").string(), "--codes", (dir / "val.txt").string()});
+    REQUIRE_MESSAGE(p.status == 0, p.err);
+    std::istringstream csv(p.out);
+    std::string line;
+    std::getline(csv, line);
+    CHECK(line == "code,mIoU,mAcc,aAcc,flops,params");
+    std::vector<double> mae(seg_metrics.size(), 0.0);
+    std::size_t row = 0;
+    while (std::getline(csv, line)) {
+        REQUIRE(row < val.size());
+        std::istringstream fields(line.substr(line.rfind('"') + 2));
+        for (std::size_t m = 0; m < seg_metrics.size(); ++m) {
+            std::string v;
+            std::getline(fields, v, ',');
+            mae[m] += std::abs(std::stod(v) - bench.metrics(val[row], m)) / static_cast<double>(val.size());
+        }
+        ++row;
+    }
+    CHECK(row == val.size());
+    for (std::size_t m = 0; m < seg_metrics.size(); ++m) {
+        CAPTURE(seg_metrics[m]);
+        CHECK(mae[m] == doctest::Approx(json_number(metrics, "best_val_mae", seg_metrics[m])).epsilon(1e-4));
+    }
+}
+
+TEST_CASE("bad input: config, data, checkpoints, codes") {
+    const ncp::test::scratch_dir dir("cli-train-bad");
+    const auto cfg = (ncp::test::source_dir() / "configs/seg.yaml").string();
+    auto r = run_cli({"train", "--cfg", cfg, "--optimization.epochz", "3"});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("unknown config key 'optimization.epochz'") != std::string::npos);
+    r = run_cli({"train", "--cfg", cfg, "--data.root", (dir / "none").string()});
+    CHECK(r.status == 1);
+    CHECK(r.err.find((dir / "none" / "seg" / "trainval.bin").string() + ": benchmark file not found") != std::string::npos);
+    CHECK(r.err.find("scripts/convert_pkl.py") != std::string::npos);
+    CHECK(run_cli({"train"}).status == 2);
+    CHECK(run_cli({"train", "--cfg", cfg, "--threads", "3"}).status == 2);
+
+    ncp::test::write_synthetic(dir / "seg.bin", "seg", seg_metrics, 300);
+    r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "1",
+                 "--log_dir", dir.path().string()});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const auto ckpt = dir / "seg" / "best_model.ckpt";
+    const std::string good = slurp(ckpt);
+    const std::string code = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64";
+    REQUIRE(run_cli({"predict", "--model", ckpt.string(), code}).status == 0);
+
+    r = run_cli({"predict", "--model", ckpt.string(), "1,2,3"});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("code \"1,2,3\" has 3 numbers; the model takes 27-dimensional codes") != std::string::npos);
+    r = run_cli({"predict", "--model", ckpt.string(), "64_64-2_1_2_64"});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("invalid code") != std::string::npos);
+    CHECK(run_cli({"predict", "--model", ckpt.string()}).status == 2);
+
+    const auto damaged = dir / "damaged.ckpt";
+    std::ofstream(damaged, std::ios::binary) << good.substr(0, good.size() / 2);
+    r = run_cli({"predict", "--model", damaged.string(), code});
+    CHECK(r.status == 1);
+    CHECK(r.err.find(damaged.string() + ": truncated") != std::string::npos);
+    std::string other = good;
+    other[8] = static_cast<char>(ncp::io::checkpoint_version + 1);
+    std::ofstream(damaged, std::ios::binary) << other;
+    r = run_cli({"predict", "--model", damaged.string(), code});
+    CHECK(r.status == 1);
+    CHECK(r.err.find(damaged.string() + ": checkpoint version 2") != std::string::npos);
+}
