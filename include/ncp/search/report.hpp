@@ -357,17 +357,19 @@ std::string results_svg(const report<Space>& rep) {
             }
             p.series.insert(p.series.begin(), std::move(cont));
         }
+        p.legend = io::svg_corner::bottom_right;  // the metric rises
         panels.push_back(std::move(p));
     }
     panels.push_back(trajectory_panel("exact FLOPs of the rounded code", "FLOPs (G)", [](const auto& c) {
         return c.cost ? std::optional<double>(c.cost->flops_g()) : std::nullopt;
     }));
+    panels.back().legend = io::svg_corner::top_right;
 
     const bool single = r.task_names.size() == 1;
     auto quality = [&](const auto& c) { return single ? rep.main_of(c, 0) : r.quality(c); };
     io::svg_panel scatter{"visited architectures and their Pareto front", "FLOPs (G)",
                           single ? r.metric_names[0][0] + " (predicted)" : "weighted main metrics (z, predicted)",
-                          {}, {}};
+                          {}, {}, io::svg_corner::bottom_left};  // cheap and poor: rarely visited
     io::svg_series dots{"visited codes", {}, {}, "#1f77b4", io::svg_style::points, 2.0, 0.45};
     for (const auto& c : r.candidates)
         if (c.cost && c.from != origin::known) {
