@@ -180,6 +180,23 @@ TEST_CASE("a batch of starts moves each start as if it were alone; bounds and co
                    "outside the search bounds"));
 }
 
+TEST_CASE("a large batch is stepped in two shards: the same results on one or two threads") {
+    search::options opt;
+    opt.iters = 8;
+    const search::mr_space space;
+    std::mt19937_64 gen(5);
+    std::vector<arch::code> starts;
+    for (std::size_t i = 0; i < mr_editor::shard_rows + 3; ++i) starts.push_back(space.random_code(gen));
+    mr_editor one(space, one_task(), opt);
+    opt.threads = 2;
+    mr_editor two(space, one_task(), opt);
+    const auto a = one.run(starts), b = two.run(starts);
+    CHECK(a.continuous == b.continuous);
+    CHECK(a.predicted == b.predicted);
+    CHECK(a.rounded == b.rounded);
+    CHECK(a.selected == b.selected);
+}
+
 TEST_CASE("the objective's gradient is minus the loss's, and matches finite differences (double)") {
     for (const bool budget : {false, true}) {
         search::options opt;

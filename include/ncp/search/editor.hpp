@@ -22,7 +22,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <exception>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,6 +38,7 @@
 #include "ncp/nn/predictor.hpp"
 #include "ncp/search/selection.hpp"
 #include "ncp/search/space.hpp"
+#include "ncp/train/thread_team.hpp"
 
 namespace ncp::search {
 
@@ -60,6 +63,7 @@ struct options {
     double budget_weight = 1;         ///< weight of the budget hinges
     double kappa = 1;                 ///< selection penalty per unit of spread
     bool guard = false;               ///< compare with the best known record (selection.hpp)
+    int threads = 1;                  ///< threads stepping a large batch (1 or 2; results do not depend on it)
 
     /// Whether a budget is set.
     bool budgeted() const { return max_flops_g > 0 || max_params_m > 0; }
@@ -265,11 +269,11 @@ public:
     }
 
     /// Searches from `starts` (one batch) and selects; see the header comment and selection.hpp. Throws for a start
-    /// outside the bounds.
+    /// outside the bounds. Batches of shard_rows or more starts are split into two shards that options::threads
+    /// threads step at once; the shards do not depend on the thread count, so neither do the results.
     result<Space> run(std::span<const code_type> starts) {
         if (starts.empty()) throw error("search: no start codes");
         for (const auto& s : starts) m_space.check_bounds(s, m_space.to_string(s));
-        const auto rows = static_cast<index_t>(starts.size());
         const std::size_t n = starts.size();
         result<Space> r = empty_result(n);
         m_memo.clear();
@@ -279,53 +283,63 @@ public:
             const auto v = m_space.values(starts[b]);
             std::copy(v.begin(), v.end(), start_values.begin() + static_cast<std::ptrdiff_t>(b * dim));
         }
-        autograd::parameter<T, Backend> x(to_tensor(to_z(start_values), rows));
-        std::vector<T> xh(n * dim);
-        std::vector<double> cont(n * dim);
-        std::vector<code_type> rounded(n);
-        std::vector<T> out_host;
+        const std::vector<double> z0 = to_z(start_values);
+        std::vector<std::unique_ptr<shard>> shards;
+        const std::size_t count = n >= shard_rows ? 2 : 1;
+        for (std::size_t k = 0; k < count; ++k) {
+            auto sh = std::make_unique<shard>();
+            sh->begin = n * k / count;
+            sh->rows = n * (k + 1) / count - sh->begin;
+            sh->x.value = to_tensor(std::vector<double>(z0.begin() + static_cast<std::ptrdiff_t>(sh->begin * dim),
+                                                        z0.begin() + static_cast<std::ptrdiff_t>((sh->begin + sh->rows) * dim)),
+                                    static_cast<index_t>(sh->rows));
+            shards.push_back(std::move(sh));
+        }
+        train::thread_team team(static_cast<int>(std::min<std::size_t>(std::max(1, m_opt.threads), count)));
+        std::vector<double> cont = start_values;
+        std::vector<code_type> rounded(starts.begin(), starts.end());
         const std::size_t outputs = r.outputs();
         for (std::size_t it = 0; it <= static_cast<std::size_t>(m_opt.iters); ++it) {
-            if (it == 0) {
-                cont = start_values;
-                std::copy(starts.begin(), starts.end(), rounded.begin());
-            } else {
-                x.value.copy_to_host(xh);
-                for (std::size_t j = 0; j < n * dim; ++j)
-                    cont[j] = m_zero[j % dim] + static_cast<double>(xh[j]) * m_scale[j % dim];
-                for (std::size_t b = 0; b < n; ++b)
-                    rounded[b] = m_space.round(std::span<const double>(cont.data() + b * dim, dim));
-            }
             const bool step = it < static_cast<std::size_t>(m_opt.iters);
-            m_tape.clear();
-            std::optional<autograd::no_grad> values_only;
-            if (!step) values_only.emplace();
-            const var_type xv = m_tape.leaf(x);
-            const std::vector<var_type> outs = forward_all(xv);
-
-            // 1. record
-            for (std::size_t b = 0; b < n; ++b) {
-                std::copy_n(cont.begin() + static_cast<std::ptrdiff_t>(b * dim), dim,
-                            r.continuous.begin() + static_cast<std::ptrdiff_t>(r.at(b, it) * dim));
-                std::fill_n(r.predicted.begin() + static_cast<std::ptrdiff_t>(r.at(b, it) * outputs), outputs, 0.0);
-            }
-            record_predictions(outs, r, it, out_host);
+            // 1. predict and record (the continuous code, its predictions; then the rounded code through the memo)
+            on_shards(team, shards, [&](shard& sh) {
+                std::optional<autograd::no_grad> values_only;
+                if (!step) values_only.emplace();
+                const std::size_t first = sh.begin * dim, size = sh.rows * dim;
+                if (it > 0) {
+                    sh.host.resize(size);
+                    sh.x.value.copy_to_host(sh.host);
+                    for (std::size_t j = 0; j < size; ++j)
+                        cont[first + j] = m_zero[j % dim] + static_cast<double>(sh.host[j]) * m_scale[j % dim];
+                    for (std::size_t b = sh.begin; b < sh.begin + sh.rows; ++b)
+                        rounded[b] = m_space.round(std::span<const double>(cont.data() + b * dim, dim));
+                }
+                for (std::size_t b = sh.begin; b < sh.begin + sh.rows; ++b) {
+                    std::copy_n(cont.begin() + static_cast<std::ptrdiff_t>(b * dim), dim,
+                                r.continuous.begin() + static_cast<std::ptrdiff_t>(r.at(b, it) * dim));
+                    std::fill_n(r.predicted.begin() + static_cast<std::ptrdiff_t>(r.at(b, it) * outputs), outputs, 0.0);
+                }
+                sh.tape.clear();
+                sh.outs = forward_all(sh.tape.leaf(sh.x));
+                record_predictions(sh, r, it);
+            });
             const auto ids = visit(rounded, r, origin::search, it);
             for (std::size_t b = 0; b < n; ++b) r.rounded[r.at(b, it)] = ids[b];
             if (!step) break;
 
             // 2.-4. loss, SGD step, clamp
-            m_tape.backward(loss(outs));
-            using kernels = ncp::detail::kernels<Backend>;
-            using view = ncp::detail::view<T>;
-            const auto d = static_cast<index_t>(dim);
-            kernels::template map<ncp::detail::fn::identity>(rows, d, static_cast<T>(-m_opt.lr), T(1), x.value.data(),
-                                                             d, view::matrix(x.grad.data(), d));
-            kernels::template map<ncp::detail::fn::clamp>(rows, d, T(1), T(0), x.value.data(), d,
-                                                          view::matrix(x.value.data(), d), view::row(m_lower.data()),
-                                                          view::row(m_upper.data()));
+            on_shards(team, shards, [&](shard& sh) {
+                sh.tape.backward(loss(sh.outs));
+                using kernels = ncp::detail::kernels<Backend>;
+                using view = ncp::detail::view<T>;
+                const auto rows = static_cast<index_t>(sh.rows), d = static_cast<index_t>(dim);
+                kernels::template map<ncp::detail::fn::identity>(rows, d, static_cast<T>(-m_opt.lr), T(1),
+                                                                 sh.x.value.data(), d, view::matrix(sh.x.grad.data(), d));
+                kernels::template map<ncp::detail::fn::clamp>(rows, d, T(1), T(0), sh.x.value.data(), d,
+                                                              view::matrix(sh.x.value.data(), d),
+                                                              view::row(m_lower.data()), view::row(m_upper.data()));
+            });
         }
-        m_tape.clear();
         select(r);
         return r;
     }
@@ -368,7 +382,36 @@ public:
         m_tape.clear();
     }
 
+    /// Batches of at least this many starts are stepped as two shards.
+    static constexpr std::size_t shard_rows = 64;
+
 private:
+    /// Rows [begin, begin + rows) of the batch: their code variable, tape and outputs.
+    struct shard {
+        std::size_t begin = 0, rows = 0;
+        autograd::parameter<T, Backend> x;  ///< the rows' z-scored codes
+        autograd::tape<T, Backend> tape;
+        std::vector<var_type> outs;         ///< every model's outputs this iteration
+        std::vector<T> host;                ///< scratch
+    };
+
+    /// job(shard) on every shard, shared out over the team; the first exception is rethrown after all finished.
+    template <class Job>
+    static void on_shards(train::thread_team& team, std::vector<std::unique_ptr<shard>>& shards, Job&& job) {
+        std::vector<std::exception_ptr> failed(shards.size());
+        team.run([&](int rank) {
+            for (std::size_t k = static_cast<std::size_t>(rank); k < shards.size(); k += static_cast<std::size_t>(team.size())) {
+                try {
+                    job(*shards[k]);
+                } catch (...) {
+                    failed[k] = std::current_exception();
+                }
+            }
+        });
+        for (const auto& e : failed)
+            if (e) std::rethrow_exception(e);
+    }
+
     /// How a model reads the reference code and where its outputs are.
     struct model_view {
         bool identity = true;                      ///< same input statistics as the reference model
@@ -499,22 +542,22 @@ private:
         return *total;
     }
 
-    /// Adds each task's mean predictions (original units) of the continuous codes to r.predicted at record `it`.
-    void record_predictions(const std::vector<var_type>& outs, result<Space>& r, std::size_t it, std::vector<T>& host) {
+    /// Adds each task's mean predictions (original units) of the shard's continuous codes to r.predicted at `it`.
+    void record_predictions(shard& sh, result<Space>& r, std::size_t it) const {
         const std::size_t outputs = r.outputs();
         std::size_t m = 0;
         for (std::size_t k = 0; k < m_tasks.size(); ++k) {
             const std::size_t offset = r.output_offset(k);
             const double share = 1.0 / static_cast<double>(m_tasks[k].models.size());
             for (std::size_t j = 0; j < m_tasks[k].models.size(); ++j, ++m) {
-                host.resize(static_cast<std::size_t>(outs[m].value().size()));
-                outs[m].value().copy_to_host(host);
+                sh.host.resize(static_cast<std::size_t>(sh.outs[m].value().size()));
+                sh.outs[m].value().copy_to_host(sh.host);
                 const nn::normalisation& s = m_models[m]->stats();
                 const std::size_t o = m_views[m].outputs;
-                for (std::size_t b = 0; b < r.starts; ++b)
+                for (std::size_t b = 0; b < sh.rows; ++b)
                     for (std::size_t q = 0; q < o; ++q)
-                        r.predicted[r.at(b, it) * outputs + offset + q] +=
-                            share * (static_cast<double>(host[b * o + q]) * s.output_std[q] + s.output_mean[q]);
+                        r.predicted[r.at(sh.begin + b, it) * outputs + offset + q] +=
+                            share * (static_cast<double>(sh.host[b * o + q]) * s.output_std[q] + s.output_mean[q]);
             }
         }
     }
@@ -758,7 +801,7 @@ private:
     std::vector<truth> m_truth;                         ///< per task
     std::vector<std::unordered_map<code_type, std::size_t, code_hash>> m_rows;  ///< per task: code -> row
     std::unordered_map<code_type, std::size_t, code_hash> m_memo;                ///< code -> candidate
-    autograd::tape<T, Backend> m_tape;       ///< the batch's forward and backward
+    autograd::tape<T, Backend> m_tape;       ///< objective_values and loss_gradient
     autograd::tape<T, Backend> m_eval_tape;  ///< predictions of new rounded codes
 };
 
