@@ -35,3 +35,9 @@
 
 #include "ncp/train/trainer.hpp"
 #include "ncp/train/predict.hpp"
+
+#include "ncp/search/space.hpp"
+#include "ncp/search/selection.hpp"
+#include "ncp/search/editor.hpp"
+#include "ncp/search/report.hpp"
+#include "ncp/search/program.hpp"

@@ -84,6 +84,35 @@ inline split_indices train_validation_split(std::size_t records, std::uint64_t s
     return {std::vector<std::size_t>(cut, order.end()), std::vector<std::size_t>(order.begin(), cut)};
 }
 
+/// `count` distinct record indices of `records`, drawn with std::mt19937_64(seed) (a partial Fisher-Yates shuffle:
+/// position i swaps with i + uniform_below(records - i), for i < count), in ascending order. Throws unless
+/// 1 <= count <= records.
+inline std::vector<std::size_t> random_subset(std::size_t records, std::size_t count, std::uint64_t seed) {
+    if (count < 1 || count > records)
+        throw error("cannot draw " + std::to_string(count) + " of " + std::to_string(records) + " records");
+    std::vector<std::size_t> order(records);
+    for (std::size_t i = 0; i < records; ++i) order[i] = i;
+    std::mt19937_64 gen(seed);
+    for (std::size_t i = 0; i < count; ++i) std::swap(order[i], order[i + uniform_below(gen, records - i)]);
+    order.resize(count);
+    std::sort(order.begin(), order.end());
+    return order;
+}
+
+/// The records `rows` of `b` (in that order), with b's setting and metric names. Throws for a row out of range.
+inline benchmark select_records(const benchmark& b, std::span<const std::size_t> rows) {
+    benchmark out{b.setting, b.metric_names, xt::empty<double>({rows.size(), b.code_dim()}),
+                  xt::empty<double>({rows.size(), b.metric_names.size()})};
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (rows[i] >= b.size())
+            throw error("record " + std::to_string(rows[i]) + " of setting " + b.setting + " does not exist (" +
+                        std::to_string(b.size()) + " records)");
+        for (std::size_t c = 0; c < b.code_dim(); ++c) out.codes(i, c) = b.codes(rows[i], c);
+        for (std::size_t c = 0; c < b.metric_names.size(); ++c) out.metrics(i, c) = b.metrics(rows[i], c);
+    }
+    return out;
+}
+
 /// Column indices of metric groups given by name, e.g. [[mIoU], [mAcc, aAcc], [flops, params]]. Throws naming an
 /// unknown metric, an empty group, or a metric used twice.
 inline std::vector<std::vector<std::size_t>> metric_groups(const benchmark& b,

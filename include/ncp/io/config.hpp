@@ -27,6 +27,8 @@ struct data_config {
     std::vector<std::vector<std::string>> metrics = {{"mIoU"}, {"mAcc", "aAcc"}, {"flops", "params"}};  ///< heads
     std::string root = "data";    ///< folder holding `<dataset>/trainval.bin`
     std::string path;             ///< explicit .bin file; wins over root/dataset when not empty
+    int subset = 0;               ///< train on this many records drawn at random (0: every record)
+    std::int64_t subset_seed = 0; ///< seeds the draw of `subset` (apart from SEED, so ensembles share the records)
 };
 
 /// `network:` the predictor MLP (spec section 4).
@@ -89,6 +91,16 @@ struct editing_config {
     double alpha = 0.5;                  ///< weight of the FLOPs term
     double max_value_alpha = 4;          ///< upper bound = max_value / 2 * max_value_alpha
     double max_grad_decline = 0;         ///< kept for compatibility with the original configs (unused there too)
+    std::string start;                   ///< the start code (empty: the all-64 code, or NAS-Bench-201's largest cell)
+    int starts = 0;                      ///< N > 0: N seeded random valid start codes instead, searched as one batch
+    std::string start_file;              ///< start codes, one per line; wins over start and starts
+    int start_known = 0;                 ///< also start from the K best known records (the training data)
+    double max_flops = 0;                ///< budget of the selected architecture's FLOPs in G (0: none)
+    double max_params = 0;               ///< budget of its params in M (0: none)
+    double budget_weight = 1;            ///< weight of the hinge on predicted FLOPs/params above the budgets
+    std::string convention = "benchmark";  ///< FLOPs/params: benchmark (cls head, 50 classes) or segmentation (19)
+    double kappa = 1;                    ///< selection penalty per unit of ensemble spread (z-units)
+    bool guard = false;                  ///< select only what beats the best known record beyond the spread
 };
 
 /// One run's configuration: every key of the original configs plus ncp's additions.
@@ -113,6 +125,8 @@ void for_each_config_field(Config& c, F&& f) {
     f("data.metrics", c.data.metrics);
     f("data.root", c.data.root);
     f("data.path", c.data.path);
+    f("data.subset", c.data.subset);
+    f("data.subset_seed", c.data.subset_seed);
     f("network.input_dim", c.network.input_dim);
     f("network.shared_layer", c.network.shared_layer);
     f("network.seperated_layer", c.network.seperated_layer);
@@ -154,6 +168,16 @@ void for_each_config_field(Config& c, F&& f) {
     f("editing.alpha", e.alpha);
     f("editing.max_value_alpha", e.max_value_alpha);
     f("editing.max_grad_decline", e.max_grad_decline);
+    f("editing.start", e.start);
+    f("editing.starts", e.starts);
+    f("editing.start_file", e.start_file);
+    f("editing.start_known", e.start_known);
+    f("editing.max_flops", e.max_flops);
+    f("editing.max_params", e.max_params);
+    f("editing.budget_weight", e.budget_weight);
+    f("editing.convention", e.convention);
+    f("editing.kappa", e.kappa);
+    f("editing.guard", e.guard);
 }
 
 /// Where a value came from, for messages: "configs/seg.yaml:12" or "--optimization.epoch".
@@ -319,7 +343,19 @@ inline void validate(const run_config& c) {
     require(c.log_interval > 0, "log_interval", "must be positive");
     require(c.editing.iters >= 0, "editing.iters", "must not be negative");
     require(c.editing.lr > 0, "editing.lr", "must be positive");
-    require(c.editing.max_value_alpha > 0, "editing.max_value_alpha", "must be positive");
+    require(c.data.subset >= 0, "data.subset", "must not be negative (0 = every record)");
+    require(c.data.subset_seed >= 0, "data.subset_seed", "must not be negative");
+    const auto& e = c.editing;
+    require(e.max_value_alpha >= 1 && e.max_value_alpha <= 4, "editing.max_value_alpha",
+            "must be in [1, 4] (upper bounds max_value / 2 x alpha stay in the space of valid codes)");
+    require(e.starts >= 0, "editing.starts", "must not be negative");
+    require(e.start_known >= 0, "editing.start_known", "must not be negative");
+    require(e.max_flops >= 0, "editing.max_flops", "must not be negative (0 = no budget)");
+    require(e.max_params >= 0, "editing.max_params", "must not be negative (0 = no budget)");
+    require(e.budget_weight >= 0, "editing.budget_weight", "must not be negative");
+    require(e.kappa >= 0, "editing.kappa", "must not be negative");
+    require(one_of(e.convention, {"benchmark", "segmentation"}), "editing.convention",
+            "must be benchmark or segmentation (got '" + e.convention + "')");
 }
 
 /// Applies `--section.key value` pairs (the original's override syntax) on top of `cfg`. Each key must exist;

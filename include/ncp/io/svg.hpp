@@ -42,6 +42,9 @@ struct svg_marker {
     std::string color = "#d62728";  ///< fill colour
 };
 
+/// The corner of the plotting frame that holds the legend (pick the one the data leaves empty).
+enum class svg_corner { top_left, top_right, bottom_left, bottom_right };
+
 /// One chart: axes, series, markers.
 struct svg_panel {
     std::string title;                ///< above the chart
@@ -49,6 +52,7 @@ struct svg_panel {
     std::string y_label;              ///< beside the y axis
     std::vector<svg_series> series;   ///< drawn in order
     std::vector<svg_marker> markers;  ///< drawn last, on top
+    svg_corner legend = svg_corner::top_left;  ///< where the legend goes
 };
 
 namespace detail {
@@ -175,14 +179,20 @@ inline void render_panel(std::string& out, const svg_panel& p, double x0, double
     for (const auto& m : p.markers) {
         out += "<circle cx=\"" + svg_number(px(m.x)) + "\" cy=\"" + svg_number(py(m.y)) + "\" r=\"6\" fill=\"" +
                svg_escape(m.color) + "\" stroke=\"black\"/>\n";
-        out += "<text x=\"" + svg_number(px(m.x) + 9) + "\" y=\"" + svg_number(py(m.y) - 7) + "\">" +
-               svg_escape(m.label) + "</text>\n";
+        // Labels go right of the point, or left of it in the right quarter, so they stay inside the panel.
+        const bool flip = px(m.x) > x0 + left + 0.75 * pw;
+        out += "<text x=\"" + svg_number(px(m.x) + (flip ? -9 : 9)) + "\" y=\"" + svg_number(py(m.y) - 7) + "\"" +
+               (flip ? " text-anchor=\"end\"" : "") + ">" + svg_escape(m.label) + "</text>\n";
     }
-    // Legend, top-left inside the frame.
-    double ly = y0 + top + 14;
+    // Legend, inside the frame in the chosen corner (entries about 15 px high, at most ~200 px wide).
+    std::size_t entries = 0;
+    for (const auto& s : p.series) entries += s.label.empty() ? 0 : 1;
+    const bool right_side = p.legend == svg_corner::top_right || p.legend == svg_corner::bottom_right;
+    const bool bottom_side = p.legend == svg_corner::bottom_left || p.legend == svg_corner::bottom_right;
+    double ly = bottom_side ? y0 + top + ph - 15.0 * static_cast<double>(entries) + 8 : y0 + top + 14;
     for (const auto& s : p.series) {
         if (s.label.empty()) continue;
-        const double lx = x0 + left + 8;
+        const double lx = right_side ? x0 + left + pw - 200 : x0 + left + 8;
         out += s.style == svg_style::points
                    ? "<circle cx=\"" + svg_number(lx + 8) + "\" cy=\"" + svg_number(ly - 4) + "\" r=\"3\" fill=\"" +
                          svg_escape(s.color) + "\"/>"

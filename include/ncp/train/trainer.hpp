@@ -82,15 +82,33 @@ inline std::filesystem::path data_file(const io::run_config& cfg) {
     return std::filesystem::path(cfg.data.root) / cfg.data.dataset / "trainval.bin";
 }
 
-/// Loads the config's benchmark file; a missing file is an error naming it and how to create it.
-inline data::benchmark load_data(const io::run_config& cfg) {
+/// The records of a benchmark of `records` that a config trains on: data.subset of them drawn with
+/// data.subset_seed (ascending), or all.
+inline std::vector<std::size_t> training_records(const io::run_config& cfg, std::size_t records) {
+    if (cfg.data.subset == 0) {
+        std::vector<std::size_t> all(records);
+        for (std::size_t i = 0; i < records; ++i) all[i] = i;
+        return all;
+    }
+    if (static_cast<std::size_t>(cfg.data.subset) > records)
+        throw error("data.subset is " + std::to_string(cfg.data.subset) + " but " + data_file(cfg).string() +
+                    " holds " + std::to_string(records) + " records");
+    return data::random_subset(records, static_cast<std::size_t>(cfg.data.subset),
+                               static_cast<std::uint64_t>(cfg.data.subset_seed));
+}
+
+/// Loads the config's benchmark file, whole (`subset` false) or the records it trains on (data.subset); a missing
+/// file is an error naming it and how to create it.
+inline data::benchmark load_data(const io::run_config& cfg, bool subset = true) {
     const auto file = data_file(cfg);
     std::error_code ec;
     if (!std::filesystem::exists(file, ec))
         throw error(file.string() + ": benchmark file not found; convert the setting's pickle first: /usr/bin/python3 "
                     "scripts/convert_pkl.py <NAS-Bench-MR>/" + cfg.data.dataset + "/trainval.pkl " + file.string() +
                     " (or set data.path)");
-    return data::load_benchmark(file);
+    data::benchmark b = data::load_benchmark(file);
+    if (!subset || cfg.data.subset == 0) return b;
+    return data::select_records(b, training_records(cfg, b.size()));
 }
 
 namespace detail {

@@ -1,0 +1,65 @@
+/// `ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--section.key value ...]`: NCP on trained
+/// predictors; writes ncp.json, ncp.csv and ncp.svg into <log_dir>/<dataset>/ and prints the selected architecture.
+
+#include <iostream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "cli.hpp"
+#include "ncp/search/program.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--threads N]\n"
+    "                  [--section.key value ...]\n"
+    "  --cfg FILE              the run's YAML config (configs/seg.yaml, configs/nb201.yaml, ...): editing.* keys\n"
+    "  --model [NAME=]CKPT     a checkpoint of ncp train (default: <editing.model_path or log_dir>/<dataset>/\n"
+    "                          best_model.ckpt); NAME names its task (default: its setting). Several tasks: the\n"
+    "                          weighted sum of their main metrics; several checkpoints of one NAME: an ensemble\n"
+    "  --weights NAME=W,...    task weights (default 1 each)\n"
+    "  --threads N             threads stepping a batch of 64 or more starts, 1 or 2 (default: 2 where the machine\n"
+    "                          has 2 cores); results do not depend on it\n"
+    "  --section.key value     overrides a config key, e.g. --editing.starts 1024 --editing.max_flops 1.5\n"
+    "Writes <log_dir>/<dataset>/{ncp.json,ncp.csv,ncp.svg} (several tasks: <log_dir>/<task>+<task>/).\n";
+
+int search(std::span<const std::string> args) {
+    std::string cfg_file;
+    std::vector<ncp::search::model_arg> models;
+    std::vector<std::pair<std::string, double>> weights;
+    std::vector<std::pair<std::string, std::string>> overrides;
+    int threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            std::cout << usage;
+            return 0;
+        }
+        if (a == "--cfg") {
+            cfg_file = ncp::cli::option_value(args, i++);
+        } else if (a == "--model") {
+            models.push_back(ncp::search::parse_model_arg(ncp::cli::option_value(args, i++)));
+        } else if (a == "--weights") {
+            const auto w = ncp::search::parse_weights(ncp::cli::option_value(args, i++));
+            weights.insert(weights.end(), w.begin(), w.end());
+        } else if (a == "--threads") {
+            const std::string& v = ncp::cli::option_value(args, i++);
+            if (v != "1" && v != "2") throw ncp::usage_error("--threads takes 1 or 2 (got '" + v + "')");
+            threads = v == "1" ? 1 : 2;
+        } else if (a.starts_with("--") && a.size() > 2) {
+            overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
+        } else {
+            throw ncp::usage_error("unexpected argument '" + a + "'\n" + usage);
+        }
+    }
+    if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
+    const auto cfg = ncp::io::load_config(cfg_file, overrides);
+    std::cout << ncp::search::run_search(cfg, models, weights, threads).text;
+    return 0;
+}
+
+const ncp::cli::registration reg("search", "NCP: edit codes along trained predictors' gradients (--cfg FILE)", search);
+
+}  // namespace
