@@ -40,7 +40,9 @@ struct f32 {
     using value = float;
     using vec = __m512;
     static constexpr index_t lanes = 16;
-    static __mmask16 first(index_t count) { return count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1u); }
+    static __mmask16 first(index_t count) {
+        return count >= 16 ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1u);
+    }
     static vec zero() { return _mm512_setzero_ps(); }
     static vec broadcast(float v) { return _mm512_set1_ps(v); }
     /// Elements [0, count) of p and zeros beyond; the masked-off memory is not read.
@@ -55,7 +57,9 @@ struct f64 {
     using value = double;
     using vec = __m512d;
     static constexpr index_t lanes = 8;
-    static __mmask8 first(index_t count) { return count >= 8 ? __mmask8(0xff) : __mmask8((1u << count) - 1u); }
+    static __mmask8 first(index_t count) {
+        return count >= 8 ? __mmask8(0xff) : count <= 0 ? __mmask8(0) : __mmask8((1u << count) - 1u);
+    }
     static vec zero() { return _mm512_setzero_pd(); }
     static vec broadcast(double v) { return _mm512_set1_pd(v); }
     static vec load(const double* p, index_t count) { return _mm512_maskz_loadu_pd(first(count), p); }
