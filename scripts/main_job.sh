@@ -19,7 +19,7 @@ elif [ -n "${NCP_DATA_DIR:-}" ] && [ -f "$NCP_DATA_DIR/seg/trainval.pkl" ]; then
 fi
 if [ -n "$pickles" ]; then
   echo "main job: converting the NAS-Bench-MR pickles of $pickles into data/<setting>/trainval.bin"
-  python3 scripts/convert_pkl.py "$pickles" data
+  /usr/bin/python3 scripts/convert_pkl.py "$pickles" data
   dataset=seg
 else
   echo "main job: NAS-Bench-MR not found (data/seg/trainval.pkl, or \$NCP_DATA_DIR/seg/trainval.pkl):" \
