@@ -13,6 +13,13 @@
 #include <immintrin.h>
 #endif
 
+// GCC's unroll pragma; CUDA's front end, which also reads host code in .cu files, does not know it and warns.
+#if defined(__CUDACC__)
+#define NCP_UNROLL_8
+#else
+#define NCP_UNROLL_8 _Pragma("GCC unroll 8")
+#endif
+
 namespace ncp::detail {
 
 struct avx512_sgemm {
@@ -78,7 +85,7 @@ private:
                       index_t ldb, float beta, float* c, index_t ldc, __mmask16 m0, __mmask16 m1) {
         // Fully unrolled loops over r let the compiler keep acc0/acc1 in registers instead of spilling them.
         __m512 acc0[R], acc1[R];
-#pragma GCC unroll 8
+NCP_UNROLL_8
         for (int r = 0; r < R; ++r) {
             acc0[r] = _mm512_setzero_ps();
             acc1[r] = _mm512_setzero_ps();
@@ -87,7 +94,7 @@ private:
         for (index_t p = 0; p < k; ++p, bp += ldb) {
             const __m512 b0 = _mm512_maskz_loadu_ps(m0, bp);
             const __m512 b1 = _mm512_maskz_loadu_ps(m1, bp + 16);
-#pragma GCC unroll 8
+NCP_UNROLL_8
             for (int r = 0; r < R; ++r) {
                 const __m512 av = _mm512_set1_ps(TransA ? a[p * lda + i + r] : a[(i + r) * lda + p]);
                 acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
@@ -96,7 +103,7 @@ private:
         }
         const __m512 va = _mm512_set1_ps(alpha);
         const __m512 vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 8
+NCP_UNROLL_8
         for (int r = 0; r < R; ++r) {
             float* cp = c + (i + r) * ldc + j;
             __m512 c0 = _mm512_mul_ps(va, acc0[r]);
