@@ -48,6 +48,17 @@ TEST_CASE("the shipped configs load with the original's defaults") {
     CHECK(seg.seed == 233);
     CHECK(seg.editing.iters == 70);
     CHECK(seg.editing.use_flops);
+    CHECK_FALSE(seg.editing.known_results);  // ncp's selection keys default to the original's behaviour
+    CHECK_FALSE(seg.editing.guard);
+
+    // NAS-Bench-201's trust region: the 10 best known cells, 5 steps, the guard, known results (README)
+    const auto nb = ncp::io::load_config(dir / "nb201.yaml");
+    CHECK(nb.editing.iters == 5);
+    CHECK(nb.editing.starts == 0);
+    CHECK(nb.editing.start_known == 10);
+    CHECK(nb.editing.guard);
+    CHECK(nb.editing.known_results);
+    CHECK(nb.editing.kappa == 2);
 
     const auto det = ncp::io::load_config(dir / "3ddet.yaml");
     CHECK(det.data.metrics.size() == 2);

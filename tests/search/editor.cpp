@@ -1,11 +1,12 @@
 /// The NCP editor: the original loop step by step against a naive reimplementation, batches equal single starts,
 /// bounds and exact counts on every record, the objective's gradient against finite differences (double), budgets
 /// (hinge, exact selection, repair, impossible budgets), several tasks with their own statistics, ensembles and the
-/// guard, and the distance reached on the synthetic benchmark's known best code.
+/// guard, known records scored by their stored results, and the distance reached on the synthetic benchmark's known best code.
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -368,6 +369,66 @@ TEST_CASE("ensembles: spread from the members; the guard keeps the best known re
     const auto r2 = ed2.run(std::span(&start, 1));
     REQUIRE(r2.best_known.has_value());
     if (r2.selected != *r2.best_known) CHECK(r2.candidates[r2.selected].objective > r2.candidates[*r2.best_known].objective);
+}
+
+TEST_CASE("known_results: known records are scored by their stored results, against a naive reference") {
+    const auto bench = arch::make_synthetic({.records = 400, .seed = 5});
+    std::vector<std::size_t> known;
+    for (std::size_t i = 0; i < bench.size(); i += 2) known.push_back(i);
+    // starts: known records (visited at iteration 0) and unknown ones
+    std::vector<arch::code> starts;
+    for (std::size_t row = 0; row < 40; ++row) {
+        arch::code c;
+        for (std::size_t j = 0; j < 27; ++j) c[j] = static_cast<int>(bench.codes(row, j));
+        starts.push_back(c);
+    }
+    auto model = io::make_predictor<float>(seg_record(), "a");
+    const auto& st = model.stats();
+    // S with the stored mIoU for a known record (one model: z - alpha f), nothing otherwise
+    auto stored_objective = [&](const search::candidate<arch::code>& c) -> std::optional<double> {
+        if (!c.record[0] || *c.record[0] % 2 != 0) return std::nullopt;
+        return (bench.metrics(*c.record[0], 0) - st.output_mean[0]) / st.output_std[0] - 0.5 * c.flops_z[0];
+    };
+    for (const bool guard : {false, true}) {
+        CAPTURE(guard);
+        search::options opt;
+        opt.iters = 3;
+        opt.kappa = 0;
+        opt.guard = guard;
+        opt.known_results = true;
+        std::vector<search::task<float>> tasks;
+        tasks.push_back(seg_task());
+        mr_editor ed(search::mr_space(), std::move(tasks), opt);
+        ed.set_truth(0, {&bench, known});
+        const auto r = ed.run(starts);
+        // the naive reference: the first visited code of the highest score, a known record's score its stored S
+        std::optional<std::size_t> want;
+        double want_score = 0;
+        std::size_t known_visited = 0;
+        for (std::size_t i = 0; i < r.candidates.size(); ++i) {
+            const auto& c = r.candidates[i];
+            if (c.from == search::origin::known) continue;
+            const auto stored = stored_objective(c);
+            known_visited += stored.has_value();
+            if (guard) {
+                // only unknown codes can beat the best known record; b's stored S is the highest of the known
+                const auto& b = r.candidates[*r.best_known];
+                const double a = c.objective - b.objective;
+                if (!stored && a > 0 && (!want || a > want_score)) want = i, want_score = a;
+            } else {
+                const double score = stored ? *stored : c.objective;
+                if (!want || score > want_score) want = i, want_score = score;
+            }
+        }
+        CHECK(known_visited >= 20);  // the starts' known records were visited
+        if (guard) {
+            REQUIRE(r.best_known.has_value());
+            CHECK(r.selected == (want ? *want : *r.best_known));
+        } else {
+            REQUIRE(want.has_value());
+            CHECK(r.selected == *want);
+        }
+    }
 }
 
 TEST_CASE("the synthetic benchmark: search from random starts ends near its known best code") {

@@ -101,6 +101,7 @@ struct editing_config {
     std::string convention = "benchmark";  ///< FLOPs/params: benchmark (cls head, 50 classes) or segmentation (19)
     double kappa = 1;                    ///< selection penalty per unit of ensemble spread (z-units)
     bool guard = false;                  ///< select only what beats the best known record beyond the spread
+    bool known_results = false;          ///< score visited known records by their stored results, not predictions
 };
 
 /// One run's configuration: every key of the original configs plus ncp's additions.
@@ -178,6 +179,7 @@ void for_each_config_field(Config& c, F&& f) {
     f("editing.convention", e.convention);
     f("editing.kappa", e.kappa);
     f("editing.guard", e.guard);
+    f("editing.known_results", e.known_results);
 }
 
 /// Where a value came from, for messages: "configs/seg.yaml:12" or "--optimization.epoch".

@@ -63,6 +63,7 @@ struct options {
     double budget_weight = 1;         ///< weight of the budget hinges
     double kappa = 1;                 ///< selection penalty per unit of spread
     bool guard = false;               ///< compare with the best known record (selection.hpp)
+    bool known_results = false;       ///< score visited known records by their stored results (selection.hpp)
     int threads = 1;                  ///< threads stepping a large batch (1 or 2; results do not depend on it)
 
     /// Whether a budget is set.
@@ -83,6 +84,7 @@ inline options make_options(const io::editing_config& e) {
     o.budget_weight = e.budget_weight;
     o.kappa = e.kappa;
     o.guard = e.guard;
+    o.known_results = e.known_results;
     return o;
 }
 
@@ -686,55 +688,56 @@ private:
         }
     }
 
+    /// Whether row `row` of task k's benchmark is one the models were trained on.
+    bool known_row(std::size_t k, std::size_t row) const {
+        const auto& known = m_truth[k].known;
+        return std::find(known.begin(), known.end(), row) != known.end();
+    }
+
+    /// S of a candidate with each task's stored main metric in place of its predictions (z-scored by each model; the
+    /// FLOPs term predicted) when the code is a known record of every task; nothing otherwise.
+    std::optional<double> known_objective(const candidate<code_type>& c) const {
+        std::vector<double> true_z(m_models.size());
+        std::size_t m = 0;
+        for (std::size_t k = 0; k < m_tasks.size(); ++k) {
+            if (m_truth[k].table == nullptr || !c.record[k] || !known_row(k, *c.record[k])) return std::nullopt;
+            const double stored = m_truth[k].table->metrics(*c.record[k], main_column(k));
+            for (std::size_t j = 0; j < m_tasks[k].models.size(); ++j, ++m) {
+                const nn::normalisation& s = m_models[m]->stats();
+                true_z[m] = (stored - s.output_mean[0]) / s.output_std[0];
+            }
+        }
+        return objective(m_layout, true_z, c.flops_z);
+    }
+
     /// The best known record (guard): among the rows known in every task (matched by code) and within budget, the
-    /// highest S with each task's stored main metric in place of its predictions; nothing without known rows.
+    /// highest known_objective; nothing without known rows.
     std::optional<std::size_t> best_known(result<Space>& r) {
         if (m_truth.empty() || m_truth[0].table == nullptr) return std::nullopt;
-        std::vector<code_type> codes;
-        std::vector<std::vector<double>> mains;
+        const data::benchmark& t0 = *m_truth[0].table;
+        std::optional<std::size_t> best;
+        double best_value = -std::numeric_limits<double>::infinity();
         for (const std::size_t row : m_truth[0].known) {
-            const data::benchmark& t0 = *m_truth[0].table;
             code_type code;
             try {
                 code = m_space.exact(std::span<const double>(&t0.codes(row, 0), dim));
             } catch (const error&) {
                 continue;
             }
-            std::vector<double> main{t0.metrics(row, main_column(0))};
-            bool everywhere = true;
+            bool everywhere = true;  // checked before visiting: a code unknown elsewhere is no candidate
             for (std::size_t k = 1; k < m_tasks.size() && everywhere; ++k) {
                 const auto found = m_rows[k].find(code);
-                const auto& known = m_truth[k].known;
-                everywhere = found != m_rows[k].end() &&
-                             std::find(known.begin(), known.end(), found->second) != known.end();
-                if (everywhere) main.push_back(m_truth[k].table->metrics(found->second, main_column(k)));
+                everywhere = found != m_rows[k].end() && known_row(k, found->second);
             }
             if (!everywhere) continue;
-            codes.push_back(code);
-            mains.push_back(std::move(main));
-        }
-        if (codes.empty()) return std::nullopt;
-        std::vector<std::size_t> ids(codes.size());
-        for (std::size_t i = 0; i < codes.size(); ++i) {
-            const auto found = m_memo.find(codes[i]);
-            ids[i] = found != m_memo.end() ? found->second : visit(std::span(&codes[i], 1), r, origin::known, 0)[0];
-        }
-        std::optional<std::size_t> best;
-        double best_value = -std::numeric_limits<double>::infinity();
-        for (std::size_t i = 0; i < ids.size(); ++i) {
-            const auto& c = r.candidates[ids[i]];
-            if (!c.within_budget) continue;
-            std::vector<double> true_z(m_models.size());
-            std::size_t m = 0;
-            for (std::size_t k = 0; k < m_tasks.size(); ++k)
-                for (std::size_t j = 0; j < m_tasks[k].models.size(); ++j, ++m) {
-                    const nn::normalisation& s = m_models[m]->stats();
-                    true_z[m] = (mains[i][k] - s.output_mean[0]) / s.output_std[0];
-                }
-            const double value = objective(m_layout, true_z, c.flops_z);
-            if (value > best_value) {
-                best_value = value;
-                best = ids[i];
+            const auto found = m_memo.find(code);
+            const std::size_t id =
+                found != m_memo.end() ? found->second : visit(std::span(&code, 1), r, origin::known, 0)[0];
+            const auto& c = r.candidates[id];
+            const auto value = known_objective(c);
+            if (c.within_budget && value && *value > best_value) {
+                best_value = *value;
+                best = id;
             }
         }
         return best;
@@ -748,12 +751,17 @@ private:
     /// Selection (selection.hpp), the budget repair where no visited code meets the budgets, the Pareto set.
     void select(result<Space>& r) {
         const double kappa = m_opt.kappa;
+        // known_results: a known record's score is its stored S (no spread: nothing about it is uncertain)
+        auto score = [&](const candidate<code_type>& c) {
+            const auto stored = m_opt.known_results ? known_objective(c) : std::nullopt;
+            return stored ? *stored : c.score(kappa);
+        };
         auto best_of = [&](bool budget_only) {
             std::optional<std::size_t> best;
             for (std::size_t i = 0; i < r.candidates.size(); ++i) {
                 const auto& c = r.candidates[i];
                 if (c.from == origin::known || (budget_only && !c.within_budget)) continue;
-                if (!best || c.score(kappa) > r.candidates[*best].score(kappa)) best = i;
+                if (!best || score(c) > score(r.candidates[*best])) best = i;
             }
             return best;
         };
@@ -767,7 +775,9 @@ private:
                 double best_margin = 0;
                 for (std::size_t i = 0; i < r.candidates.size(); ++i) {
                     const auto& c = r.candidates[i];
-                    if (c.from == origin::known || !c.within_budget) continue;
+                    // known_results: a known record's stored S is at most b's, so it never qualifies
+                    if (c.from == origin::known || !c.within_budget || (m_opt.known_results && known_objective(c)))
+                        continue;
                     const auto [a, u] = advantage(m_layout, c.main_z, c.flops_z, b.main_z, b.flops_z);
                     if (a - kappa * u > best_margin) {
                         best_margin = a - kappa * u;

@@ -117,6 +117,7 @@ std::string results_json(const report<Space>& rep) {
     j.member("use_flops", o.use_flops).member("per_flops_decrease", o.per_flops_decrease).member("alpha", o.alpha);
     j.member("max_flops_g", o.max_flops_g).member("max_params_m", o.max_params_m);
     j.member("budget_weight", o.budget_weight).member("kappa", o.kappa).member("guard", o.guard);
+    j.member("known_results", o.known_results);
     j.end_object();
     line();
     j.member("starts", r.starts).member("records_per_start", r.records).member("distinct_codes", r.candidates.size());

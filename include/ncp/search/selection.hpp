@@ -11,6 +11,8 @@
 /// - guard: against the best known code b (the best training record), the paired advantage
 ///   A(c) = S(c) - S(b) with spread U_A(c) = sqrt(sum_k w_k^2 var_m (main_km(c) - main_km(b))); a code qualifies only
 ///   when A - kappa U_A > 0, the best qualifier is selected, and b itself when none qualifies.
+/// - known_results: a visited code that is a known record scores its S with the stored main metrics in place of the
+///   predictions (b's rule), with no spread; under the guard it never qualifies (its stored S is at most b's).
 
 #include <algorithm>
 #include <cmath>
