@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <concepts>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -223,9 +222,11 @@ inline void shuffle(std::vector<std::size_t>& v, std::mt19937_64& gen) {
 /// The CPU's training: the parallel step, on a thread team that may drop to one thread while two are slower.
 class parallel_training {
 public:
-    /// Batches of up to `batch` rows of x, y (z-scored, row-major); `xv` the validation codes, `dim` a row.
+    /// Batches of up to `batch` records of x (`dim` codes a row) and y (`outputs` targets a row), z-scored,
+    /// row-major; `xv` the validation codes.
     parallel_training(nn::predictor<float>& model, index_t batch, const options& opt, loss_kind loss,
-                      std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim)
+                      std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim,
+                      index_t)
         : m_step(model, batch, opt.threads, loss),
           m_chooser(m_step.threads(), opt.adapt_threads),
           m_x(x),
@@ -265,8 +266,8 @@ public:
     }
 
 private:
-    parallel_step<> m_step;
-    thread_chooser m_chooser;
+    parallel_step<> m_step;                 ///< the training step and its thread team
+    thread_chooser m_chooser;               ///< threads per epoch
     std::span<const float> m_x, m_y, m_xv;  ///< records and validation codes, z-scored
     index_t m_dim;                          ///< code width
     int m_one_thread_epochs = 0;            ///< epochs the chooser ran on one thread
@@ -281,9 +282,10 @@ public:
     using tensor = Tensor<float, Backend>;
     using kernels = ncp::detail::kernels<Backend>;
 
-    /// Records of x (`dim` codes a row) and y (`outputs` targets a row), z-scored; `xv` the validation codes.
-    tape_training(nn::predictor<float, Backend>& model, loss_kind loss, std::span<const float> x,
-                  std::span<const float> y, std::span<const float> xv, index_t dim, index_t outputs)
+    /// As parallel_training's (batches are sized as they come, and threads do not apply).
+    tape_training(nn::predictor<float, Backend>& model, index_t, const options&, loss_kind loss,
+                  std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim,
+                  index_t outputs)
         : m_model(model),
           m_loss(loss),
           m_x(x),
@@ -364,8 +366,8 @@ private:
         return autograd::smooth_l1_loss(p, t);
     }
 
-    nn::predictor<float, Backend>& m_model;
-    loss_kind m_loss;
+    nn::predictor<float, Backend>& m_model;     ///< trained in place
+    loss_kind m_loss;                           ///< the criterion
     std::span<const float> m_x, m_y;            ///< every record, z-scored, on the host
     index_t m_dim, m_outputs;                   ///< code and target widths
     tensor m_xv;                                ///< validation codes
@@ -377,13 +379,25 @@ private:
     autograd::tape<float, Backend> m_tape;      ///< one batch's graph
 };
 
+/// How train_predictor trains on `Backend`: through the tape, except on the CPU.
+template <class Backend>
+struct training_for {
+    using type = tape_training<Backend>;
+};
+/// The CPU's parallel step, which computes the tape's maths faster.
+template <>
+struct training_for<backend::eigen_cpu> {
+    using type = parallel_training;
+};
+
 }  // namespace detail
 
 /// Trains the predictor `cfg` describes on benchmark `b` (see the header comment) on `Backend`. Deterministic for a
 /// given config and backend: the same seed gives the same split, batches, masks and weights, with any number of
 /// threads. Backends other than the CPU train through the tape (threads do not apply); their results agree with the
-/// CPU's to float rounding, not bit for bit.
-template <class Backend = default_backend>
+/// CPU's to float rounding, not bit for bit. `Training` is the step (detail::parallel_training or
+/// detail::tape_training<Backend>); tests pick the tape on the CPU to check it against the parallel step.
+template <class Backend = default_backend, class Training = typename detail::training_for<Backend>::type>
 result train_predictor(const io::run_config& cfg, const data::benchmark& b, const options& opt = {}) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
@@ -431,15 +445,8 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
 
     nn::predictor<float, Backend> model(spec, std::move(stats), res.seed);
     model.train(true);
-    auto training = [&] {
-        if constexpr (std::same_as<Backend, backend::eigen_cpu>) {
-            return detail::parallel_training(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())),
-                                             opt, parse_loss(o.criterion), x, y, xv, static_cast<index_t>(d));
-        } else {
-            return detail::tape_training<Backend>(model, parse_loss(o.criterion), x, y, xv, static_cast<index_t>(d),
-                                                  static_cast<index_t>(m));
-        }
-    }();
+    Training training(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())), opt,
+                      parse_loss(o.criterion), x, y, xv, static_cast<index_t>(d), static_cast<index_t>(m));
     res.threads = training.threads();
     auto optimizer = detail::make_optimizer<Backend>(o, training.parameters());
     const double base_lr = o.optimizer == "sgd" ? o.sgd_param.lr : o.adam_param.lr;
