@@ -5,6 +5,11 @@
 // - search_step/<codes>: one NCP step (as bench_ncp_step) for a batch of start codes at once: frozen model in eval
 //   mode, L1(main, main + 0.1) + 0.5 L1(flops, flops - 0.1) summed over the codes so that each code gets its own
 //   gradient, SGD with lr 3 on the codes, clamp to the bounds.
+// - train_run/<epochs>: train::train_predictor<cublas> on the synthetic benchmark (2507 records, NAS-Bench-MR's size)
+//   with configs/seg.yaml's defaults (batch 128, Adam + onecycle, smooth L1, validation every epoch): one epoch and the
+//   whole 200-epoch run, the optimiser on the device; compare `ncp train` on the CPU (README, benchmarks).
+// - search/1024_starts_x70: search::editor<mr_space, float, cublas> on 1024 random starts x 70 iterations (rounding,
+//   exact costs and selection on the host), as bench_search's search/1024_starts_x70 on the CPU.
 // Every iteration ends with the device idle (synchronize), so the times are whole steps. Without a CUDA device the
 // program says so and exits with status 1.
 #include <benchmark/benchmark.h>
@@ -16,6 +21,7 @@
 #include "ncp/backend/cublas.hpp"
 
 #include "predictor.hpp"
+#include "search.hpp"
 
 namespace {
 
@@ -79,6 +85,20 @@ void search_step(benchmark::State& state) {
         benchmark::Counter(static_cast<double>(codes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void train_run(benchmark::State& state) {
+    ncp::io::run_config cfg;
+    cfg.optimization.epoch = static_cast<int>(state.range(0));
+    static const ncp::data::benchmark b = ncp::arch::make_synthetic({});
+    std::int64_t steps = 0;
+    for (auto _ : state) steps = ncp::train::train_predictor<gpu>(cfg, b).steps;
+    state.counters["steps"] = static_cast<double>(steps);
+    state.counters["ms/step"] = benchmark::Counter(static_cast<double>(steps) * 1e-3,
+                                                   benchmark::Counter::kIsIterationInvariantRate |
+                                                       benchmark::Counter::kInvert);
+}
+
+void search_1024(benchmark::State& state) { ncp::bench::run_search<gpu>(state, 1024, 1); }
+
 /// The fastest repetition is the honest figure on a shared machine: run with --benchmark_repetitions.
 double minimum(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
@@ -88,6 +108,9 @@ BENCHMARK(train_step)->Arg(128)->Arg(1024)->Arg(8192)->Unit(benchmark::kMillisec
                                                                                                        minimum);
 BENCHMARK(search_step)->Arg(1)->Arg(64)->Arg(1024)->Arg(16384)->Unit(benchmark::kMicrosecond)->ComputeStatistics(
     "min", minimum);
+
+BENCHMARK(train_run)->Arg(1)->Arg(200)->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK(search_1024)->Name("search/1024_starts_x70")->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
 int main(int argc, char** argv) {
     const ncp::backend::cuda_devices devices = ncp::backend::probe_cuda_devices();

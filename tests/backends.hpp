@@ -1,7 +1,8 @@
 #pragma once
 /// The backend under test, for the test bodies shared by every backend (tests/backend/kernel_api.cpp,
-/// tests/tensor/tensor.cpp, tests/autograd/*.cpp): the g++ test programs run them on the CPU backend; tests/gpu
-/// compiles the same sources as CUDA with NCP_WITH_CUBLAS and runs them on the cuBLAS backend. Test data is made and
+/// tests/tensor/tensor.cpp, tests/autograd/*.cpp, tests/nn/predictor.cpp, tests/optim/optimizers.cpp,
+/// tests/search/editor.cpp): the g++ test programs run them on the CPU backend; tests/gpu compiles the same sources as
+/// CUDA with NCP_WITH_CUBLAS and runs them on the cuBLAS backend. Test data is made and
 /// checked on the host and crosses to the backend through from_host / to_host only, as a user's data does.
 
 #include <cstdint>

@@ -1,5 +1,6 @@
-/// `ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--section.key value ...]`: NCP on trained
-/// predictors; writes ncp.json, ncp.csv and ncp.svg into <log_dir>/<dataset>/ and prints the selected architecture.
+/// `ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--device cpu|gpu] [--section.key value
+/// ...]`: NCP on trained predictors; writes ncp.json, ncp.csv and ncp.svg into <log_dir>/<dataset>/ and prints the
+/// selected architecture.
 
 #include <iostream>
 #include <string>
@@ -8,18 +9,21 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "device.hpp"
 #include "ncp/search/program.hpp"
 
 namespace {
 
 constexpr const char* usage =
-    "usage: ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--threads N]\n"
-    "                  [--section.key value ...]\n"
+    "usage: ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--device cpu|gpu]\n"
+    "                  [--threads N] [--section.key value ...]\n"
     "  --cfg FILE              the run's YAML config (configs/seg.yaml, configs/nb201.yaml, ...): editing.* keys\n"
     "  --model [NAME=]CKPT     a checkpoint of ncp train (default: <editing.model_path or log_dir>/<dataset>/\n"
     "                          best_model.ckpt); NAME names its task (default: its setting). Several tasks: the\n"
     "                          weighted sum of their main metrics; several checkpoints of one NAME: an ensemble\n"
     "  --weights NAME=W,...    task weights (default 1 each)\n"
+    "  --device cpu|gpu        where the predictors run (default cpu); gpu: the cuBLAS backend on the first CUDA\n"
+    "                          device (rounding, costs and selection stay on the CPU)\n"
     "  --threads N             threads stepping a batch of 64 or more starts, 1 or 2 (default: 2 where the machine\n"
     "                          has 2 cores); results do not depend on it\n"
     "  --section.key value     overrides a config key, e.g. --editing.starts 1024 --editing.max_flops 1.5\n"
@@ -31,6 +35,7 @@ int search(std::span<const std::string> args) {
     std::vector<std::pair<std::string, double>> weights;
     std::vector<std::pair<std::string, std::string>> overrides;
     int threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+    ncp::cli::device where = ncp::cli::device::cpu;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--help" || a == "-h") {
@@ -44,6 +49,8 @@ int search(std::span<const std::string> args) {
         } else if (a == "--weights") {
             const auto w = ncp::search::parse_weights(ncp::cli::option_value(args, i++));
             weights.insert(weights.end(), w.begin(), w.end());
+        } else if (a == "--device") {
+            where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
         } else if (a == "--threads") {
             const std::string& v = ncp::cli::option_value(args, i++);
             if (v != "1" && v != "2") throw ncp::usage_error("--threads takes 1 or 2 (got '" + v + "')");
@@ -56,7 +63,11 @@ int search(std::span<const std::string> args) {
     }
     if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
-    std::cout << ncp::search::run_search(cfg, models, weights, threads).text;
+    if (where == ncp::cli::device::gpu) {
+        std::cout << ncp::cli::gpu::run_search(cfg, std::move(models), weights).text;
+    } else {
+        std::cout << ncp::search::run_search(cfg, models, weights, threads).text;
+    }
     return 0;
 }
 

@@ -1,5 +1,6 @@
-/// `ncp train --cfg FILE [--threads N] [--section.key value ...]`: trains the predictor a config describes and writes
-/// best_model.ckpt, last_model.ckpt, metrics.json, split.json and train.log into <log_dir>/<dataset>/.
+/// `ncp train --cfg FILE [--device cpu|gpu] [--threads N] [--section.key value ...]`: trains the predictor a config
+/// describes and writes best_model.ckpt, last_model.ckpt, metrics.json, split.json and train.log into
+/// <log_dir>/<dataset>/.
 
 #include <unistd.h>
 
@@ -13,13 +14,15 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "device.hpp"
 #include "ncp/train/trainer.hpp"
 
 namespace {
 
 constexpr const char* usage =
-    "usage: ncp train --cfg FILE [--threads N] [--section.key value ...]\n"
+    "usage: ncp train --cfg FILE [--device cpu|gpu] [--threads N] [--section.key value ...]\n"
     "  --cfg FILE            the run's YAML config (configs/seg.yaml, ...)\n"
+    "  --device cpu|gpu      where to train (default cpu); gpu: the cuBLAS backend on the first CUDA device\n"
     "  --threads N           threads of the training step, 1 or 2 (default: 2 where the machine has 2 cores,\n"
     "                        falling back to 1 for epochs where 2 are slower); results do not depend on it\n"
     "  --section.key value   overrides a config key, e.g. --optimization.epoch 50 --data.path my.bin\n";
@@ -34,6 +37,7 @@ int train(std::span<const std::string> args) {
     std::string cfg_file;
     int threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
     bool adapt = true;
+    ncp::cli::device where = ncp::cli::device::cpu;
     std::vector<std::pair<std::string, std::string>> overrides;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -43,6 +47,8 @@ int train(std::span<const std::string> args) {
         }
         if (a == "--cfg") {
             cfg_file = ncp::cli::option_value(args, i++);
+        } else if (a == "--device") {
+            where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
         } else if (a == "--threads") {
             const std::string& v = ncp::cli::option_value(args, i++);
             if (v != "1" && v != "2") throw ncp::usage_error("--threads takes 1 or 2 (got '" + v + "')");
@@ -57,6 +63,8 @@ int train(std::span<const std::string> args) {
     if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
 
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
+    const bool on_gpu = where == ncp::cli::device::gpu;
+    if (on_gpu) ncp::cli::gpu::require_device();  // before the data: a missing device is the first thing to say
     const auto data_file = ncp::train::data_file(cfg);
     const auto bench = ncp::train::load_data(cfg);
     const auto out_dir = std::filesystem::path(cfg.log_dir) / cfg.data.dataset;
@@ -68,10 +76,11 @@ int train(std::span<const std::string> args) {
         if (live) std::cerr << "\r\033[K";
         std::cerr << line << "\n";
     };
+    const std::string workers = on_gpu ? std::string("GPU") : std::to_string(threads) + " thread(s)";
     note("ncp train: " + cfg_file + " on " + data_file.string() + " (" + std::to_string(bench.size()) + " records, " +
          std::to_string(bench.code_dim()) + "-dim codes), " + std::to_string(cfg.optimization.epoch) + " epochs, " +
          cfg.optimization.optimizer + " + " + cfg.optimization.scheduler + ", " + cfg.optimization.criterion +
-         " loss, seed " + std::to_string(cfg.seed) + ", " + std::to_string(threads) + " thread(s)");
+         " loss, seed " + std::to_string(cfg.seed) + ", " + workers);
 
     std::vector<std::string> names;
     for (const auto& g : cfg.data.metrics) names.insert(names.end(), g.begin(), g.end());
@@ -94,7 +103,8 @@ int train(std::span<const std::string> args) {
             std::cerr << line << "\n";
         }
     };
-    const auto r = ncp::train::train_predictor(cfg, bench, opt);
+    const auto r =
+        on_gpu ? ncp::cli::gpu::train_predictor(cfg, bench, opt) : ncp::train::train_predictor(cfg, bench, opt);
     if (live) std::cerr << "\r\033[K";
 
     const auto& best = r.epochs[static_cast<std::size_t>(r.best_epoch)];

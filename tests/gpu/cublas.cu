@@ -1,7 +1,8 @@
 // What only the cuBLAS backend has: errors without a device, the caching allocator, and agreement with the CPU
-// backend on NCP's seg predictor (forward values and gradients to 1e-4 relative, the same dropout masks); and the
-// program's main. Without a usable CUDA device the main runs only the cases that need none (test suite "no device"),
-// says so, and exits with 77, which ctest reports as a skip.
+// backend to 1e-4 relative (NCP's seg predictor by hand and as nn::predictor: forward values and gradients with the
+// same dropout masks; steps of each optimiser; a short training run's validation errors; a search trajectory); and
+// the program's main. Without a usable CUDA device the main runs only the cases that need none (test suite
+// "no device"), says so, and exits with 77, which ctest reports as a skip.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -13,8 +14,16 @@
 #include <string>
 #include <vector>
 
+#include <random>
+
+#include "ncp/arch/synthetic.hpp"
 #include "ncp/autograd/ops.hpp"
 #include "ncp/backend/cublas.hpp"
+#include "ncp/io/checkpoint.hpp"
+#include "ncp/nn/predictor.hpp"
+#include "ncp/optim/optimizers.hpp"
+#include "ncp/search/editor.hpp"
+#include "ncp/train/trainer.hpp"
 
 #include "backends.hpp"
 
@@ -163,6 +172,98 @@ double relative_difference(const std::vector<float>& cpu, const std::vector<floa
     return d / std::max(max_abs(cpu), 1e-30);
 }
 
+/// Values to 1e-4 relative; gradients likewise, except analytically zero ones, which must be negligible on both.
+void check_agreement(const step_results& cpu, const step_results& gpu) {
+    for (std::size_t k = 0; k < cpu.values.size(); ++k) {
+        CAPTURE(k);
+        CHECK(relative_difference(cpu.values[k], gpu.values[k]) < 1e-4);
+    }
+    double largest = 0;
+    for (const auto& g : cpu.grads) largest = std::max(largest, max_abs(g));
+    for (std::size_t k = 0; k < cpu.grads.size(); ++k) {
+        CAPTURE(k);
+        if (cpu.zero_grad[k]) {  // rounding noise on both sides: both negligible
+            CHECK(max_abs(cpu.grads[k]) < 1e-5 * largest);
+            CHECK(max_abs(gpu.grads[k]) < 1e-5 * largest);
+        } else {
+            CHECK(relative_difference(cpu.grads[k], gpu.grads[k]) < 1e-4);
+        }
+    }
+}
+
+/// nn::predictor for seg (27 inputs, outputs [mIoU] [mAcc, aAcc] [flops, params]) from seed 233: the same initial
+/// weights and dropout streams on every backend.
+template <class B>
+ncp::nn::predictor<float, B> seg_model() {
+    const ncp::nn::predictor_spec spec;  // seg's defaults (a named object: g++ 12 fails on the temporary here)
+    ncp::nn::normalisation stats{std::vector<double>(27, 0.0), std::vector<double>(27, 1.0),
+                                 std::vector<double>(5, 0.0), std::vector<double>(5, 1.0)};
+    return ncp::nn::predictor<float, B>(spec, stats, 233);
+}
+
+/// A training step of nn::predictor (dropout on): outputs, loss, every parameter gradient.
+template <class B>
+step_results predictor_step() {
+    auto model = seg_model<B>();
+    tape<float, B> t;
+    const auto codes = ncp::test::uniform<float, B>(128, 27, 100, -2, 2);
+    const auto targets = ncp::test::uniform<float, B>(128, 5, 101, -2, 2);
+    const var<float, B> out = model.forward(t.input(codes));
+    const var<float, B> loss = smooth_l1_loss(out, t.input(targets));
+    t.backward(loss);
+    step_results r;
+    r.values = {out.value().to_host(), loss.value().to_host()};
+    model.for_each_parameter([&](const std::string& name, auto& p) {
+        r.grads.push_back(p.grad.to_host());
+        // A linear bias ahead of a batch norm in training (and the input norm's beta) is cancelled by the batch mean.
+        r.zero_grad.push_back(name == "fc.0.bias" || name == "fc.1.bias" ||
+                              (name.starts_with("nets.") && name.ends_with(".0.bias")));
+    });
+    return r;
+}
+
+/// Two steps of the optimiser `make` builds, over 1000 values with seeded gradients; the values afterwards.
+template <class B, class Make>
+std::vector<float> optimizer_steps(Make make) {
+    auto value = ncp::test::uniform<float, B>(1, 1000, 7);
+    auto grad = ncp::Tensor<float, B>::filled(1, 1000, 0.0f);
+    auto opt = make(std::vector<ncp::optim::parameter<float>>{{value.data(), grad.data(), value.size()}});
+    for (std::uint64_t step = 0; step < 2; ++step) {
+        grad.copy_from_host(ncp::test::uniform_values<float>(1000, 8 + step));
+        opt.step();
+    }
+    return value.to_host();
+}
+
+/// A short training run with `optimizer` on the synthetic benchmark, without dropout (the CPU's parallel step and the
+/// tape draw their masks differently), so both backends compute the same function.
+template <class B>
+ncp::train::result short_training(const std::string& optimizer) {
+    ncp::io::run_config cfg;
+    cfg.optimization.optimizer = optimizer;
+    cfg.network.layer1_drop_ratio = 0;
+    cfg.network.layer2_drop_ratio = {0, 0, 0};
+    cfg.optimization.epoch = 4;
+    cfg.seed = 233;
+    static const ncp::data::benchmark b = ncp::arch::make_synthetic({.records = 400, .seed = 5});
+    return ncp::train::train_predictor<B>(cfg, b, {.threads = 1});
+}
+
+/// 80 random starts (two shards) x 10 iterations through the editor on backend B, with the model of `record`.
+template <class B>
+ncp::search::result<ncp::search::mr_space> search_trajectory(const ncp::io::model_record& record) {
+    std::vector<ncp::search::task<float, B>> tasks(1);
+    tasks[0].name = "seg";
+    tasks[0].models.push_back(ncp::io::make_predictor<float, B>(record, "seg"));
+    ncp::search::options opt;
+    opt.iters = 10;
+    ncp::search::editor<ncp::search::mr_space, float, B> ed(ncp::search::mr_space(), std::move(tasks), opt);
+    std::mt19937_64 gen(3);
+    std::vector<ncp::search::mr_space::code_type> starts;
+    for (int i = 0; i < 80; ++i) starts.push_back(ed.space().random_code(gen));
+    return ed.run(starts);
+}
+
 }  // namespace
 
 TEST_CASE("without a device, the backend's errors name the CUDA call and CUDA's error" *
@@ -208,23 +309,64 @@ TEST_CASE("the pool: freed blocks serve later allocations of their size class wi
 }
 
 TEST_CASE("the CPU and cuBLAS backends agree on the seg predictor: values and gradients to 1e-4 relative") {
-    const step_results cpu = run_steps<eigen_cpu>();
-    const step_results gpu = run_steps<cublas>();
-    for (std::size_t k = 0; k < cpu.values.size(); ++k) {
-        CAPTURE(k);
-        CHECK(relative_difference(cpu.values[k], gpu.values[k]) < 1e-4);
+    check_agreement(run_steps<eigen_cpu>(), run_steps<cublas>());
+}
+
+
+TEST_CASE("the backends agree on nn::predictor: a training step's outputs, loss and gradients to 1e-4 relative") {
+    check_agreement(predictor_step<eigen_cpu>(), predictor_step<cublas>());
+}
+
+TEST_CASE("the backends agree on two steps of Adam, AdamW and SGD (momentum, Nesterov, L2) to 1e-4 relative") {
+    using namespace ncp::optim;
+    const adam_options adams[] = {{.lr = 0.01, .weight_decay = 1e-2},
+                                  {.lr = 0.01, .weight_decay = 0.1, .decoupled = true}};
+    for (const adam_options& o : adams) {
+        CAPTURE(o.decoupled);
+        const auto cpu = optimizer_steps<eigen_cpu>([&](auto ps) { return adam<float, eigen_cpu>(std::move(ps), o); });
+        const auto gpu = optimizer_steps<cublas>([&](auto ps) { return adam<float, cublas>(std::move(ps), o); });
+        CHECK(relative_difference(cpu, gpu) < 1e-4);
     }
-    double largest = 0;
-    for (const auto& g : cpu.grads) largest = std::max(largest, max_abs(g));
-    for (std::size_t k = 0; k < cpu.grads.size(); ++k) {
-        CAPTURE(k);
-        if (cpu.zero_grad[k]) {  // rounding noise on both sides: both negligible
-            CHECK(max_abs(cpu.grads[k]) < 1e-5 * largest);
-            CHECK(max_abs(gpu.grads[k]) < 1e-5 * largest);
-        } else {
-            CHECK(relative_difference(cpu.grads[k], gpu.grads[k]) < 1e-4);
+    const sgd_options sgds[] = {{.lr = 0.01, .momentum = 0.9, .weight_decay = 1e-2},
+                                {.lr = 0.01, .momentum = 0.9, .nesterov = true},
+                                {.lr = 0.01, .momentum = 0.5, .dampening = 0.1}};
+    for (const sgd_options& o : sgds) {
+        CAPTURE(o.nesterov);
+        const auto cpu = optimizer_steps<eigen_cpu>([&](auto ps) { return sgd<float, eigen_cpu>(std::move(ps), o); });
+        const auto gpu = optimizer_steps<cublas>([&](auto ps) { return sgd<float, cublas>(std::move(ps), o); });
+        CHECK(relative_difference(cpu, gpu) < 1e-4);
+    }
+}
+
+TEST_CASE("the backends agree on a short training run (validation MAE per epoch) and on a search trajectory") {
+    // SGD to 1e-4; Adam to 1e-3 (tests/train/trainer.cpp: it turns the rounding noise of gradients a batch norm
+    // cancels into steps of about lr, as the tape and the parallel step on the CPU show).
+    ncp::train::result cpu;
+    for (const auto& run : {std::pair{"sgd", 1e-4}, {"adam", 1e-3}}) {
+        const std::string optimizer = run.first;
+        const double tolerance = run.second;
+        CAPTURE(optimizer);
+        cpu = short_training<eigen_cpu>(optimizer);
+        const ncp::train::result gpu = short_training<cublas>(optimizer);
+        CHECK(gpu.split.train == cpu.split.train);
+        CHECK(gpu.steps == cpu.steps);
+        CHECK(gpu.best_epoch == cpu.best_epoch);
+        REQUIRE(gpu.epochs.size() == cpu.epochs.size());
+        for (std::size_t e = 0; e < cpu.epochs.size(); ++e) {
+            CAPTURE(e);
+            for (std::size_t c = 0; c < cpu.epochs[e].val_mae.size(); ++c) {
+                CAPTURE(c);
+                CHECK(std::abs(gpu.epochs[e].val_mae[c] - cpu.epochs[e].val_mae[c]) <
+                      tolerance * cpu.epochs[e].val_mae[c]);
+            }
         }
     }
+    // The trajectory from the CPU's best model on both backends: continuous codes and their predictions.
+    const auto on_cpu = search_trajectory<eigen_cpu>(cpu.best);
+    const auto on_gpu = search_trajectory<cublas>(cpu.best);
+    const auto as_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+    CHECK(relative_difference(as_float(on_cpu.continuous), as_float(on_gpu.continuous)) < 1e-4);
+    CHECK(relative_difference(as_float(on_cpu.predicted), as_float(on_gpu.predicted)) < 1e-4);
 }
 
 int main(int argc, char** argv) {

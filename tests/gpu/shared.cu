@@ -5,3 +5,6 @@
 #include "tensor/tensor.cpp"
 #include "autograd/tape.cpp"
 #include "autograd/ops.cpp"
+#include "nn/predictor.cpp"
+#include "optim/optimizers.cpp"
+#include "search/editor.cpp"

@@ -1,5 +1,6 @@
 /// The predictor: the original's state_dict names and shapes, head order, predict() in original units, and the
-/// gradient with respect to the input code (what the search follows) by finite differences in double.
+/// gradient with respect to the input code (what the search follows) by finite differences in double. The bodies run
+/// on the backend under test (tests/backends.hpp): the CPU here, the GPU in tests/gpu.
 
 #include <doctest/doctest.h>
 
@@ -7,13 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "backends.hpp"
 #include "ncp/nn/predictor.hpp"
 
 using namespace ncp;
 
 namespace {
 
-nn::normalisation stats_for(const nn::predictor_spec& s) {
+nn::normalisation predictor_stats_for(const nn::predictor_spec& s) {
     nn::normalisation n;
     for (index_t i = 0; i < s.input_dim; ++i) {
         n.input_mean.push_back(10.0 + static_cast<double>(i));
@@ -28,9 +30,10 @@ nn::normalisation stats_for(const nn::predictor_spec& s) {
 
 }  // namespace
 
-TEST_CASE("the original's parameter names and shapes") {
+TEST_CASE_TEMPLATE("the original's parameter names and shapes", P, test::on<float>) {
+    using B = typename P::backend;
     nn::predictor_spec spec;  // seg's defaults: 27 -> 256, heads of 128 for [1, 2, 2] metrics
-    nn::predictor<float> model(spec, stats_for(spec), 233);
+    nn::predictor<float, B> model(spec, predictor_stats_for(spec), 233);
     std::vector<std::string> names;
     std::vector<std::pair<index_t, index_t>> shapes;
     model.for_each_parameter([&](const std::string& n, auto& p) {
@@ -54,25 +57,26 @@ TEST_CASE("the original's parameter names and shapes") {
 
     nn::predictor_spec bad = spec;
     bad.layer2_drop_ratio = {0.5};
-    CHECK_THROWS_WITH_AS(nn::predictor<float>(bad, stats_for(spec), 1),
+    CHECK_THROWS_WITH_AS((nn::predictor<float, B>(bad, predictor_stats_for(spec), 1)),
                          "predictor: 1 head dropouts for 3 metric groups", error);
-    auto bad_stats = stats_for(spec);
+    auto bad_stats = predictor_stats_for(spec);
     bad_stats.output_std[1] = 0;
-    CHECK_THROWS_AS(nn::predictor<float>(spec, bad_stats, 1), error);
+    CHECK_THROWS_AS((nn::predictor<float, B>(spec, bad_stats, 1)), error);
 }
 
-TEST_CASE("heads in group order; predict() works in original units") {
+TEST_CASE_TEMPLATE("heads in group order; predict() works in original units", P, test::on<double>) {
+    using B = typename P::backend;
     nn::predictor_spec spec;
     spec.input_dim = 4;
     spec.shared_layer = 8;
     spec.separated_layer = 6;
     spec.metric_groups = {{"a"}, {"b", "c"}};
     spec.layer2_drop_ratio = {0.5, 0};
-    nn::predictor<double> model(spec, stats_for(spec), 1);
+    nn::predictor<double, B> model(spec, predictor_stats_for(spec), 1);
     model.train(false);
     // Silence head 1: its outputs become its (zero) bias.
-    model.heads()[1].get<4>().weight().value.fill(0.0);
-    model.heads()[1].get<4>().bias().value.fill(0.0);
+    model.heads()[1].template get<4>().weight().value.fill(0.0);
+    model.heads()[1].template get<4>().bias().value.fill(0.0);
     const std::vector<double> codes = {10, 11, 12, 13, 12, 9, 15, 11};
     const auto pred = model.predict(codes);
     REQUIRE(pred.size() == 6);
@@ -82,27 +86,28 @@ TEST_CASE("heads in group order; predict() works in original units") {
     // Output 0 = forward on the z-scored code, un-z-scored.
     std::vector<double> z(4);
     for (int i = 0; i < 4; ++i) z[i] = (codes[i] - st.input_mean[i]) / st.input_std[i];
-    autograd::tape<double> t;
-    const auto x = Tensor<double>::from_host(z, 1, 4);
-    const double raw = model.forward(t.input(x)).value()(0, 0);
+    autograd::tape<double, B> t;
+    const auto x = Tensor<double, B>::from_host(z, 1, 4);
+    const double raw = model.forward(t.input(x)).value().to_host()[0];
     CHECK(pred[0] == doctest::Approx(raw * st.output_std[0] + st.output_mean[0]));
     CHECK_FALSE(model.training());  // predict() restores the mode it found
     CHECK_THROWS_AS(model.predict(std::vector<double>{1, 2, 3}), error);
 }
 
-TEST_CASE("gradient of the main output with respect to the code, by finite differences") {
+TEST_CASE_TEMPLATE("gradient of the main output with respect to the code, by finite differences", P, test::on<double>) {
+    using B = typename P::backend;
     nn::predictor_spec spec;
     spec.input_dim = 5;
     spec.shared_layer = 12;
     spec.separated_layer = 7;
     spec.metric_groups = {{"a"}, {"flops", "params"}};
     spec.layer2_drop_ratio = {0.5, 0};
-    nn::predictor<double> model(spec, stats_for(spec), 4);
+    nn::predictor<double, B> model(spec, predictor_stats_for(spec), 4);
     // Move the running statistics off their defaults with a few training batches.
     std::vector<double> batch(40);
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = std::sin(1.7 * static_cast<double>(i));
-    autograd::tape<double> t;
-    const auto xb = Tensor<double>::from_host(batch, 8, 5);
+    autograd::tape<double, B> t;
+    const auto xb = Tensor<double, B>::from_host(batch, 8, 5);
     for (int k = 0; k < 3; ++k) {
         t.clear();
         model.forward(t.input(xb));
@@ -111,14 +116,14 @@ TEST_CASE("gradient of the main output with respect to the code, by finite diffe
     std::vector<double> code = {0.3, -1.2, 0.5, 2.0, -0.7};
     auto main_output = [&](const std::vector<double>& c, bool grad) {
         t.clear();
-        const auto x = Tensor<double>::from_host(c, 1, 5);
+        const auto x = Tensor<double, B>::from_host(c, 1, 5);
         const auto in = t.input(x, grad);
         const auto y = autograd::slice_cols(model.forward(in), 0, 1);
         if (grad) {
             t.backward(autograd::sum(y));
             return in.grad().to_host();
         }
-        return std::vector<double>{y.value()(0, 0)};
+        return y.value().to_host();
     };
     const auto g = main_output(code, true);
     for (std::size_t i = 0; i < code.size(); ++i) {

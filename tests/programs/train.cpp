@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -152,4 +153,35 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
     r = run_cli({"predict", "--model", damaged.string(), code});
     CHECK(r.status == 1);
     CHECK(r.err.find(damaged.string() + ": checkpoint version 2") != std::string::npos);
+}
+
+TEST_CASE("--device: an unknown value is a usage error; gpu fails clearly without the backend or without a device") {
+    const auto cfg = (ncp::test::source_dir() / "configs/seg.yaml").string();
+    // A data file that does not exist: with a usable GPU the run gets past the device check and stops there.
+    const std::vector<std::string> rest = {"--data.path", "/nonexistent/ncp-device-test.bin"};
+    for (const std::string command : {"train", "search"}) {
+        CAPTURE(command);
+        std::vector<std::string> args = {command, "--cfg", cfg, "--device", "tpu"};
+        auto r = run_cli(args);
+        CHECK(r.status == 2);
+        CHECK(r.err == "ncp " + command + ": --device takes cpu or gpu (got 'tpu')\n");
+
+        args.back() = "gpu";
+        args.insert(args.end(), rest.begin(), rest.end());
+        r = run_cli(args);
+        CHECK(r.status == 1);
+        const std::string prefix = "ncp " + command + ": --device gpu: ";
+        if (NCP_CLI_HAS_CUBLAS) {
+            if (r.err.find("no CUDA device is usable") == std::string::npos) {
+                MESSAGE("a CUDA device is present: the no-device message is not checked");
+                CHECK(r.err.find("--device gpu") == std::string::npos);
+            } else {
+                CHECK(r.err.rfind(prefix + "no CUDA device is usable: cudaGetDeviceCount ", 0) == 0);
+                CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+            }
+        } else {
+            CHECK(r.err == prefix +
+                               "ncp was built without the cuBLAS backend (configure with -DNCP_WITH_CUBLAS=ON)\n");
+        }
+    }
 }

@@ -1,7 +1,9 @@
 /// The NCP editor: the original loop step by step against a naive reimplementation, batches equal single starts,
 /// bounds and exact counts on every record, the objective's gradient against finite differences (double), budgets
 /// (hinge, exact selection, repair, impossible budgets), several tasks with their own statistics, ensembles and the
-/// guard, known records scored by their stored results, and the distance reached on the synthetic benchmark's known best code.
+/// guard, known records scored by their stored results, and the distance reached on the synthetic benchmark's known
+/// best code. The bodies run on the backend under test (tests/backends.hpp): the CPU here, the GPU in tests/gpu; the
+/// models are trained on the CPU.
 
 #include <doctest/doctest.h>
 
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backends.hpp"
 #include "ncp/arch/synthetic.hpp"
 #include "ncp/io/checkpoint.hpp"
 #include "ncp/search/editor.hpp"
@@ -19,7 +22,8 @@
 #include "train/synthetic.hpp"
 
 using namespace ncp;
-using mr_editor = search::editor<search::mr_space>;
+template <class B>
+using mr_editor = search::editor<search::mr_space, float, B>;
 
 namespace {
 
@@ -56,16 +60,17 @@ const io::model_record& seg_record() {
     return r;
 }
 
-template <class T = float>
-search::task<T> seg_task(double weight = 1) {
-    search::task<T> t{"seg", weight, {}};
-    t.models.push_back(io::make_predictor<T>(seg_record(), "seg"));
+template <class T, class B>
+search::task<T, B> seg_task(double weight = 1) {
+    search::task<T, B> t{"seg", weight, {}};
+    t.models.push_back(io::make_predictor<T, B>(seg_record(), "seg"));
     return t;
 }
 
-std::vector<search::task<float>> one_task() {
-    std::vector<search::task<float>> v;
-    v.push_back(seg_task());
+template <class B>
+std::vector<search::task<float, B>> one_task() {
+    std::vector<search::task<float, B>> v;
+    v.push_back(seg_task<float, B>());
     return v;
 }
 
@@ -82,16 +87,17 @@ arch::code naive_round(const std::vector<double>& v) {
 
 }  // namespace
 
-TEST_CASE("one start, one task: the original loop step by step") {
+TEST_CASE_TEMPLATE("one start, one task: the original loop step by step", P, test::on<float>) {
+    using B = typename P::backend;
     const search::options opt;  // spec 6 defaults: 70 iterations, lr 3, +0.1 / -0.1, alpha 0.5
     const search::mr_space space;
-    mr_editor ed(space, one_task(), opt);
+    mr_editor<B> ed(space, one_task<B>(), opt);
     const arch::code start = space.default_start();
     const auto r = ed.run(std::span(&start, 1));
     REQUIRE(r.records == 71);
 
     // The naive loop: batch 1, a fresh tape and plain SGD each iteration, the L1 terms from elementary ops.
-    auto model = io::make_predictor<float>(seg_record(), "naive");
+    auto model = io::make_predictor<float, B>(seg_record(), "naive");
     const auto& s = model.stats();
     std::vector<float> z(27), lo(27), hi(27);
     for (std::size_t i = 0; i < 27; ++i) {
@@ -104,8 +110,8 @@ TEST_CASE("one start, one task: the original loop step by step") {
         std::vector<double> cont(27);
         for (std::size_t i = 0; i < 27; ++i) cont[i] = it == 0 ? start[i] : s.input_mean[i] + double(z[i]) * s.input_std[i];
         const arch::code rounded = it == 0 ? start : naive_round(cont);
-        autograd::tape<float> t;
-        autograd::parameter<float> x(Tensor<float>::from_host(z, 1, 27));
+        autograd::tape<float, B> t;
+        autograd::parameter<float, B> x(Tensor<float, B>::from_host(z, 1, 27));
         const auto out = model.forward(t.leaf(x));
         const auto pred = out.value().to_host();
         const auto rounded_pred = model.predict(std::vector<double>(rounded.begin(), rounded.end()));
@@ -137,17 +143,19 @@ TEST_CASE("one start, one task: the original loop step by step") {
     CHECK(r.candidates[r.rounded[r.at(0, 70)]].predicted[0] > r.candidates[r.rounded[r.at(0, 0)]].predicted[0]);
 }
 
-TEST_CASE("a batch of starts moves each start as if it were alone; bounds and counts hold on every record") {
+TEST_CASE_TEMPLATE("a batch of starts moves each start as if it were alone; bounds and counts hold on every record", P,
+                   test::on<float>) {
+    using B = typename P::backend;
     search::options opt;
     opt.iters = 25;
     const search::mr_space space(4, search::parse_convention("segmentation"));
     std::mt19937_64 gen(9);
     std::vector<arch::code> starts;
     for (int i = 0; i < 6; ++i) starts.push_back(space.random_code(gen));
-    mr_editor batch(space, one_task(), opt);
+    mr_editor<B> batch(space, one_task<B>(), opt);
     const auto r = batch.run(starts);
     for (std::size_t b = 0; b < starts.size(); b += 5) {
-        mr_editor alone(space, one_task(), opt);
+        mr_editor<B> alone(space, one_task<B>(), opt);
         const auto a = alone.run(std::span(&starts[b], 1));
         for (std::size_t it = 0; it < a.records; ++it) {
             for (std::size_t i = 0; i < 27; ++i)
@@ -173,7 +181,7 @@ TEST_CASE("a batch of starts moves each start as if it were alone; bounds and co
     }
     CHECK(contains(error_of([&] {
                        const search::mr_space narrow(2);
-                       mr_editor ed(narrow, one_task(), opt);
+                       mr_editor<B> ed(narrow, one_task<B>(), opt);
                        arch::code big = space.default_start();
                        big[0] = 128;
                        ed.run(std::span(&big, 1));
@@ -181,16 +189,18 @@ TEST_CASE("a batch of starts moves each start as if it were alone; bounds and co
                    "outside the search bounds"));
 }
 
-TEST_CASE("a large batch is stepped in two shards: the same results on one or two threads") {
+TEST_CASE_TEMPLATE("a large batch is stepped in two shards: the same results on one or two threads", P,
+                   test::on<float>) {
+    using B = typename P::backend;
     search::options opt;
     opt.iters = 8;
     const search::mr_space space;
     std::mt19937_64 gen(5);
     std::vector<arch::code> starts;
-    for (std::size_t i = 0; i < mr_editor::shard_rows + 3; ++i) starts.push_back(space.random_code(gen));
-    mr_editor one(space, one_task(), opt);
+    for (std::size_t i = 0; i < mr_editor<B>::shard_rows + 3; ++i) starts.push_back(space.random_code(gen));
+    mr_editor<B> one(space, one_task<B>(), opt);
     opt.threads = 2;
-    mr_editor two(space, one_task(), opt);
+    mr_editor<B> two(space, one_task<B>(), opt);
     const auto a = one.run(starts), b = two.run(starts);
     CHECK(a.continuous == b.continuous);
     CHECK(a.predicted == b.predicted);
@@ -198,14 +208,16 @@ TEST_CASE("a large batch is stepped in two shards: the same results on one or tw
     CHECK(a.selected == b.selected);
 }
 
-TEST_CASE("the objective's gradient is minus the loss's, and matches finite differences (double)") {
+TEST_CASE_TEMPLATE("the objective's gradient is minus the loss's, and matches finite differences (double)", P,
+                   test::on<float>) {
+    using B = typename P::backend;
     for (const bool budget : {false, true}) {
         search::options opt;
         opt.max_flops_g = budget ? 0.4 : 0;
         opt.max_params_m = budget ? 1.0 : 0;
-        std::vector<search::task<double>> tasks;
-        tasks.push_back(seg_task<double>());
-        search::editor<search::mr_space, double> ed(search::mr_space(), std::move(tasks), opt);
+        std::vector<search::task<double, B>> tasks;
+        tasks.push_back(seg_task<double, B>());
+        search::editor<search::mr_space, double, B> ed(search::mr_space(), std::move(tasks), opt);
         std::mt19937_64 gen(4);
         std::vector<double> values;
         for (int b = 0; b < 3; ++b) {
@@ -228,7 +240,10 @@ TEST_CASE("the objective's gradient is minus the loss's, and matches finite diff
     }
 }
 
-TEST_CASE("budgets: the selection meets them exactly; a repair when no visited code does; impossible is an error") {
+TEST_CASE_TEMPLATE("budgets: the selection meets them exactly; a repair when no visited code does; impossible is an "
+                   "error",
+                   P, test::on<float>) {
+    using B = typename P::backend;
     const search::mr_space space;
     const arch::code start = space.default_start();
     const arch::cost smallest = arch::count(space.minimal());
@@ -237,7 +252,7 @@ TEST_CASE("budgets: the selection meets them exactly; a repair when no visited c
     opt.max_flops_g = 0.9;
     opt.max_params_m = 3.0;
     {
-        mr_editor ed(space, one_task(), opt);
+        mr_editor<B> ed(space, one_task<B>(), opt);
         const auto r = ed.run(std::span(&start, 1));
         const auto& sel = r.candidates[r.selected];
         CHECK(sel.cost->flops_g() <= 0.9);
@@ -253,7 +268,7 @@ TEST_CASE("budgets: the selection meets them exactly; a repair when no visited c
         tight.iters = 5;
         tight.max_flops_g = smallest.flops_g() * 1.5;
         tight.max_params_m = 0;
-        mr_editor ed(space, one_task(), tight);
+        mr_editor<B> ed(space, one_task<B>(), tight);
         const auto r = ed.run(std::span(&start, 1));
         CHECK(r.repaired);
         const auto& sel = r.candidates[r.selected];
@@ -262,25 +277,28 @@ TEST_CASE("budgets: the selection meets them exactly; a repair when no visited c
     }
     search::options impossible = opt;
     impossible.max_flops_g = smallest.flops_g() * 0.999;
-    CHECK(contains(error_of([&] { mr_editor(space, one_task(), impossible); }), "no architecture meets the budget"));
+    CHECK(contains(error_of([&] { mr_editor<B>(space, one_task<B>(), impossible); }), "no architecture meets the budget"));
     impossible.max_flops_g = 0;
     impossible.max_params_m = smallest.params_m() * 0.5;
-    CHECK(contains(error_of([&] { mr_editor(space, one_task(), impossible); }), "the smallest code of the space"));
+    CHECK(contains(error_of([&] { mr_editor<B>(space, one_task<B>(), impossible); }), "the smallest code of the space"));
 }
 
-TEST_CASE("several tasks: each model z-scores with its own statistics; the selection is within budget on all") {
+TEST_CASE_TEMPLATE("several tasks: each model z-scores with its own statistics; the selection is within budget on "
+                   "all",
+                   P, test::on<float>) {
+    using B = typename P::backend;
     const auto cls_bench = test::synthetic_benchmark("cls-50-1000", {"top1", "top5", "flops", "params"}, 300, 8);
     const auto cls_record = train_record(cls_bench, {{"top1"}, {"top5"}, {"flops", "params"}}, 5);
     REQUIRE(cls_record.input_mean != seg_record().input_mean);
-    std::vector<search::task<float>> tasks;
-    tasks.push_back(seg_task(1.0));
+    std::vector<search::task<float, B>> tasks;
+    tasks.push_back(seg_task<float, B>(1.0));
     tasks.push_back({"cls-50-1000", 2.0, {}});
-    tasks.back().models.push_back(io::make_predictor<float>(cls_record, "cls"));
+    tasks.back().models.push_back(io::make_predictor<float, B>(cls_record, "cls"));
     search::options opt;
     opt.iters = 20;
     opt.max_flops_g = 1.2;
     const search::mr_space space;
-    mr_editor ed(space, std::move(tasks), opt);
+    mr_editor<B> ed(space, std::move(tasks), opt);
     std::mt19937_64 gen(2);
     std::vector<arch::code> starts{space.default_start(), space.random_code(gen), space.random_code(gen)};
     const auto r = ed.run(starts);
@@ -290,8 +308,8 @@ TEST_CASE("several tasks: each model z-scores with its own statistics; the selec
     CHECK(sel.cost->flops_g() <= 1.2);
 
     // Each task's predictions of the continuous and the rounded codes are its own model's, in original units.
-    auto seg = io::make_predictor<float>(seg_record(), "seg");
-    auto cls = io::make_predictor<float>(cls_record, "cls");
+    auto seg = io::make_predictor<float, B>(seg_record(), "seg");
+    auto cls = io::make_predictor<float, B>(cls_record, "cls");
     for (std::size_t it = 0; it < r.records; it += 7) {
         const std::size_t at = r.at(2, it);
         const std::vector<double> cont(&r.continuous[at * 27], &r.continuous[at * 27] + 27);
@@ -307,25 +325,27 @@ TEST_CASE("several tasks: each model z-scores with its own statistics; the selec
     const double f_cls = (cls.predict(code)[2] - cls.stats().output_mean[2]) / cls.stats().output_std[2];
     CHECK(sel.objective == doctest::Approx(1.0 * z_seg + 2.0 * z_cls - 0.5 * (f_seg + f_cls) / 2).epsilon(1e-5));
 
-    std::vector<search::task<float>> twice;
-    twice.push_back(seg_task());
-    twice.push_back(seg_task());
-    CHECK(contains(error_of([&] { mr_editor(space, std::move(twice), opt); }), "named twice"));
+    std::vector<search::task<float, B>> twice;
+    twice.push_back(seg_task<float, B>());
+    twice.push_back(seg_task<float, B>());
+    CHECK(contains(error_of([&] { mr_editor<B>(space, std::move(twice), opt); }), "named twice"));
 }
 
-TEST_CASE("ensembles: spread from the members; the guard keeps the best known record unless beaten") {
+TEST_CASE_TEMPLATE("ensembles: spread from the members; the guard keeps the best known record unless beaten", P,
+                   test::on<float>) {
+    using B = typename P::backend;
     const auto bench = arch::make_synthetic({.records = 400, .seed = 5});
     const io::model_record other = train_record(bench, seg_groups, 6, 99);
-    search::task<float> t{"seg", 1, {}};
-    t.models.push_back(io::make_predictor<float>(seg_record(), "a"));
-    t.models.push_back(io::make_predictor<float>(other, "b"));
-    std::vector<search::task<float>> tasks;
+    search::task<float, B> t{"seg", 1, {}};
+    t.models.push_back(io::make_predictor<float, B>(seg_record(), "a"));
+    t.models.push_back(io::make_predictor<float, B>(other, "b"));
+    std::vector<search::task<float, B>> tasks;
     tasks.push_back(std::move(t));
     search::options opt;
     opt.iters = 10;
     opt.guard = true;
     opt.kappa = 50;  // nothing is that certain: the guard must fall back
-    mr_editor ed(search::mr_space(), std::move(tasks), opt);
+    mr_editor<B> ed(search::mr_space(), std::move(tasks), opt);
     std::vector<std::size_t> known;
     for (std::size_t i = 0; i < bench.size(); i += 2) known.push_back(i);
     ed.set_truth(0, {&bench, known});
@@ -339,7 +359,7 @@ TEST_CASE("ensembles: spread from the members; the guard keeps the best known re
     CHECK(*b.record[0] % 2 == 0);
 
     // The best known record maximises S with the stored main metric in place of the predictions.
-    auto ma = io::make_predictor<float>(seg_record(), "a"), mb = io::make_predictor<float>(other, "b");
+    auto ma = io::make_predictor<float, B>(seg_record(), "a"), mb = io::make_predictor<float, B>(other, "b");
     auto value = [&](std::size_t row) {
         const std::vector<double> code(&bench.codes(row, 0), &bench.codes(row, 0) + 27);
         double v = 0, f = 0;
@@ -359,19 +379,21 @@ TEST_CASE("ensembles: spread from the members; the guard keeps the best known re
     // A modest kappa lets a code through only with a positive paired advantage beyond the spread.
     search::options loose = opt;
     loose.kappa = 0;
-    search::task<float> t2{"seg", 1, {}};
-    t2.models.push_back(io::make_predictor<float>(seg_record(), "a"));
-    t2.models.push_back(io::make_predictor<float>(other, "b"));
-    std::vector<search::task<float>> tasks2;
+    search::task<float, B> t2{"seg", 1, {}};
+    t2.models.push_back(io::make_predictor<float, B>(seg_record(), "a"));
+    t2.models.push_back(io::make_predictor<float, B>(other, "b"));
+    std::vector<search::task<float, B>> tasks2;
     tasks2.push_back(std::move(t2));
-    mr_editor ed2(search::mr_space(), std::move(tasks2), loose);
+    mr_editor<B> ed2(search::mr_space(), std::move(tasks2), loose);
     ed2.set_truth(0, {&bench, known});
     const auto r2 = ed2.run(std::span(&start, 1));
     REQUIRE(r2.best_known.has_value());
     if (r2.selected != *r2.best_known) CHECK(r2.candidates[r2.selected].objective > r2.candidates[*r2.best_known].objective);
 }
 
-TEST_CASE("known_results: known records are scored by their stored results, against a naive reference") {
+TEST_CASE_TEMPLATE("known_results: known records are scored by their stored results, against a naive reference", P,
+                   test::on<float>) {
+    using B = typename P::backend;
     const auto bench = arch::make_synthetic({.records = 400, .seed = 5});
     std::vector<std::size_t> known;
     for (std::size_t i = 0; i < bench.size(); i += 2) known.push_back(i);
@@ -382,7 +404,7 @@ TEST_CASE("known_results: known records are scored by their stored results, agai
         for (std::size_t j = 0; j < 27; ++j) c[j] = static_cast<int>(bench.codes(row, j));
         starts.push_back(c);
     }
-    auto model = io::make_predictor<float>(seg_record(), "a");
+    auto model = io::make_predictor<float, B>(seg_record(), "a");
     const auto& st = model.stats();
     // S with the stored mIoU for a known record (one model: z - alpha f), nothing otherwise
     auto stored_objective = [&](const search::candidate<arch::code>& c) -> std::optional<double> {
@@ -396,9 +418,9 @@ TEST_CASE("known_results: known records are scored by their stored results, agai
         opt.kappa = 0;
         opt.guard = guard;
         opt.known_results = true;
-        std::vector<search::task<float>> tasks;
-        tasks.push_back(seg_task());
-        mr_editor ed(search::mr_space(), std::move(tasks), opt);
+        std::vector<search::task<float, B>> tasks;
+        tasks.push_back(seg_task<float, B>());
+        mr_editor<B> ed(search::mr_space(), std::move(tasks), opt);
         ed.set_truth(0, {&bench, known});
         const auto r = ed.run(starts);
         // the naive reference: the first visited code of the highest score, a known record's score its stored S
@@ -431,20 +453,22 @@ TEST_CASE("known_results: known records are scored by their stored results, agai
     }
 }
 
-TEST_CASE("the synthetic benchmark: search from random starts ends near its known best code") {
+TEST_CASE_TEMPLATE("the synthetic benchmark: search from random starts ends near its known best code", P,
+                   test::on<float>) {
+    using B = typename P::backend;
     // Distance (README, "ncp search"): the true-score gap 80 - s(selected) and the L1 distance to c* in grid steps
     // (channels / 8, counts / 1).
     const arch::synthetic_options so{.records = 2507, .seed = 233};
     const auto bench = arch::make_synthetic(so);
     const auto record = train_record(bench, seg_groups, 60);
-    search::task<float> t{"synthetic", 1, {}};
-    t.models.push_back(io::make_predictor<float>(record, "synthetic"));
-    std::vector<search::task<float>> tasks;
+    search::task<float, B> t{"synthetic", 1, {}};
+    t.models.push_back(io::make_predictor<float, B>(record, "synthetic"));
+    std::vector<search::task<float, B>> tasks;
     tasks.push_back(std::move(t));
     search::options opt;
     opt.use_flops = false;
     const search::mr_space space;
-    mr_editor ed(space, std::move(tasks), opt);
+    mr_editor<B> ed(space, std::move(tasks), opt);
     std::mt19937_64 gen(1);
     std::vector<arch::code> starts;
     for (int i = 0; i < 32; ++i) starts.push_back(space.random_code(gen));

@@ -7,6 +7,7 @@
 /// vectorise the loops that call them (std::exp does not vectorise without -ffast-math).
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -114,6 +115,16 @@ NCP_HOST_DEVICE inline double rsqrt(double x) {
     y = y * (1.5 - half * y * y);
     y = y * (1.5 - half * y * y);
     return select(x >= 0.0, y, std::numeric_limits<double>::quiet_NaN());
+#endif
+}
+
+/// The correctly rounded square root (IEEE on both sides, as torch's sqrt).
+template <class T>
+NCP_HOST_DEVICE inline T sqrt(T x) {
+#ifdef __CUDA_ARCH__
+    return ::sqrt(x);
+#else
+    return std::sqrt(x);
 #endif
 }
 
@@ -324,6 +335,43 @@ struct smooth_l1_error_grad {
         const T d = p - t;
         return math::select(d < T(-1), T(-1), math::select(d > T(1), T(1), d)) * dy;
     }
+};
+
+// The optimisers' updates (optim/optimizers.hpp), one PyTorch tensor op each, rounded to T as PyTorch rounds it.
+
+/// g + l2 p: the gradient with L2 decay (grad.add(param, alpha=weight_decay)).
+struct decayed_gradient {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T g, T p, T l2) { return g + l2 * p; }
+};
+/// m beta + (1 - beta) g: a moving average (exp_avg.mul_(beta1).add_(g, alpha=1-beta1); SGD's momentum buffer with
+/// dampening in place of beta1).
+struct moving_average {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T m, T g, T beta, T one_minus_beta) { return m * beta + one_minus_beta * g; }
+};
+/// v beta + (1 - beta) g^2 (exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1-beta2)).
+struct moving_square {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T v, T g, T beta, T one_minus_beta) { return v * beta + one_minus_beta * g * g; }
+};
+/// Adam's step p - step_size m / (sqrt(v) / sqrt(bias_correction2) + eps), with neg_step_size = -step_size.
+struct adam_step {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T p, T m, T v, T bias_correction2_sqrt, T eps, T neg_step_size) {
+        const T denom = math::sqrt(v) / bias_correction2_sqrt + eps;
+        return p + neg_step_size * m / denom;
+    }
+};
+/// d + momentum buf: Nesterov's look-ahead (d_p.add(buf, alpha=momentum)).
+struct nesterov {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T d, T buf, T momentum) { return d + momentum * buf; }
+};
+/// p + neg_lr d (param.add_(d_p, alpha=-lr)).
+struct sgd_step {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T p, T d, T neg_lr) { return p + neg_lr * d; }
 };
 
 }  // namespace fn

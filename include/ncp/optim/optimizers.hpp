@@ -6,7 +6,12 @@
 /// An update has two halves: begin_step() counts the step and fixes its scalars; update(i, begin, end) applies it
 /// to elements [begin, end) of parameter i. Threads that own disjoint slices of the parameters update them
 /// concurrently between one begin_step() and the next; step() does both halves for everything.
+///
+/// The backend is a template argument: parameters, gradients and the optimiser's state live in its memory. A host
+/// backend runs each element's whole update in one loop; a device backend runs the same functors
+/// (backend/functors.hpp) as one kernel per PyTorch op, so parameters never leave the device.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -14,11 +19,12 @@
 #include <string>
 #include <vector>
 
-#include "ncp/fwd.hpp"
+#include "ncp/backend/functors.hpp"
+#include "ncp/tensor/tensor.hpp"
 
 namespace ncp::optim {
 
-/// One parameter as an optimiser sees it: `size` values and their gradient, in host-accessible memory.
+/// One parameter as an optimiser sees it: `size` values and their gradient, in the optimiser's backend's memory.
 template <class T>
 struct parameter {
     T* value = nullptr;        ///< updated in place
@@ -54,20 +60,43 @@ void check_parameters(std::span<const parameter<T>> params, const char* who) {
             throw error(std::string(who) + ": parameter " + std::to_string(i) + " has no storage");
 }
 
+/// One zeroed state buffer per parameter, of its size.
+template <class T, class Backend>
+std::vector<Tensor<T, Backend>> zeroed_like(std::span<const parameter<T>> params) {
+    std::vector<Tensor<T, Backend>> state;
+    for (const auto& p : params) state.push_back(Tensor<T, Backend>::filled(1, p.size, T(0)));
+    return state;
+}
+
+/// Scratch for a device backend's updates: as long as the longest parameter (a host backend needs none).
+template <class T, class Backend>
+Tensor<T, Backend> scratch_for(std::span<const parameter<T>> params) {
+    index_t longest = 0;
+    if constexpr (!ncp::detail::kernels<Backend>::host_accessible)
+        for (const auto& p : params) longest = std::max(longest, p.size);
+    return Tensor<T, Backend>(longest);
+}
+
+/// out[0, n) = F(in[0, n)...) on the backend, every operand a contiguous row or a constant.
+template <class F, class T, class Backend, class... V>
+void map_row(index_t n, T* out, const V&... in) {
+    ncp::detail::kernels<Backend>::template map<F>(1, n, T(1), T(0), out, n, in...);
+}
+
+
 }  // namespace detail
 
 /// Adam / AdamW over a fixed list of parameters (torch.optim.Adam / AdamW, amsgrad off, single-tensor path).
-template <class T = float>
+template <class T = float, class Backend = default_backend>
 class adam {
 public:
     /// Keeps `params` (their memory must outlive the optimiser) and zeroed moments for each.
-    adam(std::vector<parameter<T>> params, const adam_options& options) : m_params(std::move(params)), m_o(options) {
-        detail::check_parameters<T>(m_params, m_o.decoupled ? "adamw" : "adam");
-        for (const auto& p : m_params) {
-            m_first.emplace_back(static_cast<std::size_t>(p.size), T(0));
-            m_second.emplace_back(static_cast<std::size_t>(p.size), T(0));
-        }
-    }
+    adam(std::vector<parameter<T>> params, const adam_options& options)
+        : m_params((detail::check_parameters<T>(params, options.decoupled ? "adamw" : "adam"), std::move(params))),
+          m_o(options),
+          m_first(detail::zeroed_like<T, Backend>(m_params)),
+          m_second(detail::zeroed_like<T, Backend>(m_params)),
+          m_scratch(detail::scratch_for<T, Backend>(m_params)) {}
 
     /// Learning rate of the next step.
     double lr() const { return m_o.lr; }
@@ -101,21 +130,39 @@ public:
 
     /// Applies the current step to elements [begin, end) of parameter i.
     void update(std::size_t i, index_t begin, index_t end) {
+        namespace fn = ncp::detail::fn;
         const parameter<T>& p = m_params[i];
-        T* value = p.value;
-        const T* grad = p.grad;
-        T* m = m_first[i].data();
-        T* v = m_second[i].data();
+        T* value = p.value + begin;
+        const T* grad = p.grad + begin;
+        T* m = m_first[i].data() + begin;
+        T* v = m_second[i].data() + begin;
+        const index_t n = end - begin;
         const auto k = m_k;
         const bool decoupled = m_o.decoupled, l2 = !m_o.decoupled && m_o.weight_decay != 0;
-        // Each line is one PyTorch tensor op, rounded to T as PyTorch rounds it.
-        for (index_t j = begin; j < end; ++j) {
-            if (decoupled) value[j] = value[j] * k.decay;                // param.mul_(1 - lr wd)
-            const T g = l2 ? grad[j] + k.l2 * value[j] : grad[j];      // grad.add(param, alpha=wd)
-            m[j] = m[j] * k.beta1 + k.one_minus_beta1 * g;              // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-            v[j] = v[j] * k.beta2 + k.one_minus_beta2 * g * g;          // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
-            const T denom = std::sqrt(v[j]) / k.bias_correction2_sqrt + k.eps;
-            value[j] = value[j] + k.neg_step_size * m[j] / denom;       // param.addcdiv_(m, denom, -step_size)
+        if constexpr (ncp::detail::kernels<Backend>::host_accessible) {
+            // One pass per element (the parallel step updates slices while they are in cache).
+            for (index_t j = 0; j < n; ++j) {
+                if (decoupled) value[j] = fn::mul::apply(value[j], k.decay);
+                const T g = l2 ? fn::decayed_gradient::apply(grad[j], value[j], k.l2) : grad[j];
+                m[j] = fn::moving_average::apply(m[j], g, k.beta1, k.one_minus_beta1);
+                v[j] = fn::moving_square::apply(v[j], g, k.beta2, k.one_minus_beta2);
+                value[j] = fn::adam_step::apply(value[j], m[j], v[j], k.bias_correction2_sqrt, k.eps, k.neg_step_size);
+            }
+        } else {
+            using view = ncp::detail::view<T>;
+            const auto row = [](const T* x) { return view::row(x); };
+            const auto c = [](T x) { return view::constant(x); };
+            if (decoupled) detail::map_row<fn::mul, T, Backend>(n, value, row(value), c(k.decay));
+            const T* g = grad;
+            if (l2) {
+                T* scratch = m_scratch.data();
+                detail::map_row<fn::decayed_gradient, T, Backend>(n, scratch, row(grad), row(value), c(k.l2));
+                g = scratch;
+            }
+            detail::map_row<fn::moving_average, T, Backend>(n, m, row(m), row(g), c(k.beta1), c(k.one_minus_beta1));
+            detail::map_row<fn::moving_square, T, Backend>(n, v, row(v), row(g), c(k.beta2), c(k.one_minus_beta2));
+            detail::map_row<fn::adam_step, T, Backend>(n, value, row(value), row(m), row(v),
+                                                       c(k.bias_correction2_sqrt), c(k.eps), c(k.neg_step_size));
         }
     }
 
@@ -131,22 +178,24 @@ private:
     };
     std::vector<parameter<T>> m_params;
     adam_options m_o;
-    std::vector<std::vector<T>> m_first;
-    std::vector<std::vector<T>> m_second;
+    std::vector<Tensor<T, Backend>> m_first;   ///< exp_avg per parameter
+    std::vector<Tensor<T, Backend>> m_second;  ///< exp_avg_sq per parameter
+    Tensor<T, Backend> m_scratch;              ///< a device backend's L2-decayed gradient
     std::int64_t m_step = 0;
     scalars m_k{};
 };
 
 /// SGD with momentum, dampening, Nesterov and L2 decay (torch.optim.SGD, single-tensor path).
-template <class T = float>
+template <class T = float, class Backend = default_backend>
 class sgd {
 public:
     /// Keeps `params` (their memory must outlive the optimiser) and a momentum buffer for each.
-    sgd(std::vector<parameter<T>> params, const sgd_options& options) : m_params(std::move(params)), m_o(options) {
-        detail::check_parameters<T>(m_params, "sgd");
+    sgd(std::vector<parameter<T>> params, const sgd_options& options)
+        : m_params((detail::check_parameters<T>(params, "sgd"), std::move(params))), m_o(options) {
         if (m_o.nesterov && (m_o.momentum <= 0 || m_o.dampening != 0))
             throw error("sgd: Nesterov momentum requires a momentum and zero dampening");
-        for (const auto& p : m_params) m_buffer.emplace_back(static_cast<std::size_t>(p.size), T(0));
+        m_buffer = detail::zeroed_like<T, Backend>(m_params);
+        m_scratch = detail::scratch_for<T, Backend>(m_params);
     }
 
     /// Learning rate of the next step.
@@ -176,20 +225,51 @@ public:
 
     /// Applies the current step to elements [begin, end) of parameter i.
     void update(std::size_t i, index_t begin, index_t end) {
+        namespace fn = ncp::detail::fn;
         const parameter<T>& p = m_params[i];
-        T* value = p.value;
-        const T* grad = p.grad;
-        T* buf = m_buffer[i].data();
+        T* value = p.value + begin;
+        const T* grad = p.grad + begin;
+        T* buf = m_buffer[i].data() + begin;
+        const index_t n = end - begin;
         const auto k = m_k;
-        const bool l2 = m_o.weight_decay != 0, use_momentum = m_o.momentum != 0, first = m_k.first_momentum;
-        for (index_t j = begin; j < end; ++j) {
-            T d = l2 ? grad[j] + k.l2 * value[j] : grad[j];             // d_p.add(param, alpha=wd)
-            if (use_momentum) {
-                // The first step clones d_p into the buffer; later ones decay it.
-                buf[j] = first ? d : buf[j] * k.momentum + k.one_minus_dampening * d;
-                d = m_o.nesterov ? d + k.momentum * buf[j] : buf[j];
+        const bool l2 = m_o.weight_decay != 0, use_momentum = m_o.momentum != 0, first = m_k.first_momentum,
+                   nesterov = m_o.nesterov;
+        // The first step with a momentum clones d_p into the buffer; later ones decay it.
+        if constexpr (ncp::detail::kernels<Backend>::host_accessible) {
+            for (index_t j = 0; j < n; ++j) {
+                T d = l2 ? fn::decayed_gradient::apply(grad[j], value[j], k.l2) : grad[j];
+                if (use_momentum) {
+                    buf[j] = first ? d : fn::moving_average::apply(buf[j], d, k.momentum, k.one_minus_dampening);
+                    d = nesterov ? fn::nesterov::apply(d, buf[j], k.momentum) : buf[j];
+                }
+                value[j] = fn::sgd_step::apply(value[j], d, k.neg_lr);
             }
-            value[j] = value[j] + k.neg_lr * d;                          // param.add_(d_p, alpha=-lr)
+        } else {
+            using view = ncp::detail::view<T>;
+            using kernels = ncp::detail::kernels<Backend>;
+            const auto row = [](const T* x) { return view::row(x); };
+            const auto c = [](T x) { return view::constant(x); };
+            T* scratch = m_scratch.data();
+            const T* d = grad;
+            if (l2) {
+                detail::map_row<fn::decayed_gradient, T, Backend>(n, scratch, row(grad), row(value), c(k.l2));
+                d = scratch;
+            }
+            if (use_momentum) {
+                if (first) {
+                    kernels::copy(n, d, buf);
+                } else {
+                    detail::map_row<fn::moving_average, T, Backend>(n, buf, row(buf), row(d), c(k.momentum),
+                                                                    c(k.one_minus_dampening));
+                }
+                if (nesterov) {
+                    detail::map_row<fn::nesterov, T, Backend>(n, scratch, row(d), row(buf), c(k.momentum));
+                    d = scratch;
+                } else {
+                    d = buf;
+                }
+            }
+            detail::map_row<fn::sgd_step, T, Backend>(n, value, row(value), row(d), c(k.neg_lr));
         }
     }
 
@@ -206,7 +286,8 @@ private:
     };
     std::vector<parameter<T>> m_params;
     sgd_options m_o;
-    std::vector<std::vector<T>> m_buffer;
+    std::vector<Tensor<T, Backend>> m_buffer;  ///< momentum buffer per parameter
+    Tensor<T, Backend> m_scratch;              ///< a device backend's decayed or look-ahead gradient
     std::int64_t m_step = 0;
     bool m_buffer_started = false;
     scalars m_k{};

@@ -64,7 +64,7 @@ struct options {
     double kappa = 1;                 ///< selection penalty per unit of spread
     bool guard = false;               ///< compare with the best known record (selection.hpp)
     bool known_results = false;       ///< score visited known records by their stored results (selection.hpp)
-    int threads = 1;                  ///< threads stepping a large batch (1 or 2; results do not depend on it)
+    int threads = 1;                  ///< threads stepping a large batch (1 or 2; a device backend uses 1)
 
     /// Whether a budget is set.
     bool budgeted() const { return max_flops_g > 0 || max_params_m > 0; }
@@ -297,7 +297,9 @@ public:
                                     static_cast<index_t>(sh->rows));
             shards.push_back(std::move(sh));
         }
-        train::thread_team team(static_cast<int>(std::min<std::size_t>(std::max(1, m_opt.threads), count)));
+        // A device backend runs each shard's kernels on its one stream: host threads would only contend for it.
+        const int threads = ncp::detail::kernels<Backend>::host_accessible ? std::max(1, m_opt.threads) : 1;
+        train::thread_team team(static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), count)));
         std::vector<double> cont = start_values;
         std::vector<code_type> rounded(starts.begin(), starts.end());
         const std::size_t outputs = r.outputs();

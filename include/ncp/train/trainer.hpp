@@ -4,6 +4,10 @@
 /// configured loss, optimiser and schedule (onecycle and cosine stepped per batch, exp and step per epoch), and after
 /// every epoch the validation MAE per metric in original units; the best (lowest main-metric MAE) and last models
 /// are kept, and the best one's rank correlations reported. Outputs: checkpoints, metrics.json, split.json, train.log.
+///
+/// The backend is a template argument of train_predictor: the CPU trains with the parallel step, any other backend
+/// with the tape (nn::predictor::forward, backward) and the optimisers running on it; everything around the step
+/// (split, batch order, schedules, validation, best model, outputs) is the same code for both.
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +17,7 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -113,18 +118,20 @@ inline data::benchmark load_data(const io::run_config& cfg, bool subset = true) 
 
 namespace detail {
 
-/// The config's optimiser over the step's parameters.
-using optimizer = std::variant<optim::adam<float>, optim::sgd<float>>;
+/// The config's optimiser over the step's parameters, on `Backend`.
+template <class Backend = default_backend>
+using optimizer = std::variant<optim::adam<float, Backend>, optim::sgd<float, Backend>>;
 
-inline optimizer make_optimizer(const io::optimization_config& o, std::vector<optim::parameter<float>> params) {
+template <class Backend = default_backend>
+optimizer<Backend> make_optimizer(const io::optimization_config& o, std::vector<optim::parameter<float>> params) {
     if (o.optimizer == "sgd")
-        return optim::sgd<float>(std::move(params), {.lr = o.sgd_param.lr,
-                                                     .momentum = o.sgd_param.momentum,
-                                                     .weight_decay = o.sgd_param.weight_decay,
-                                                     .nesterov = o.sgd_param.nesterov});
-    return optim::adam<float>(std::move(params), {.lr = o.adam_param.lr,
-                                                  .weight_decay = o.adam_param.weight_decay,
-                                                  .decoupled = o.optimizer == "adamw"});
+        return optim::sgd<float, Backend>(std::move(params), {.lr = o.sgd_param.lr,
+                                                              .momentum = o.sgd_param.momentum,
+                                                              .weight_decay = o.sgd_param.weight_decay,
+                                                              .nesterov = o.sgd_param.nesterov});
+    return optim::adam<float, Backend>(std::move(params), {.lr = o.adam_param.lr,
+                                                           .weight_decay = o.adam_param.weight_decay,
+                                                           .decoupled = o.optimizer == "adamw"});
 }
 
 /// The config's schedule; total_steps counts batches over all epochs (onecycle, cosine).
@@ -212,11 +219,186 @@ inline void shuffle(std::vector<std::size_t>& v, std::mt19937_64& gen) {
     for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[data::uniform_below(gen, i)]);
 }
 
+/// The CPU's training: the parallel step, on a thread team that may drop to one thread while two are slower.
+class parallel_training {
+public:
+    /// Batches of up to `batch` records of x (`dim` codes a row) and y (`outputs` targets a row), z-scored,
+    /// row-major; `xv` the validation codes.
+    parallel_training(nn::predictor<float>& model, index_t batch, const options& opt, loss_kind loss,
+                      std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim,
+                      index_t)
+        : m_step(model, batch, opt.threads, loss),
+          m_chooser(m_step.threads(), opt.adapt_threads),
+          m_x(x),
+          m_y(y),
+          m_xv(xv),
+          m_dim(dim) {}
+
+    /// Values and gradients of the model's parameters, for the optimiser.
+    std::vector<optim::parameter<float>> parameters() const { return m_step.parameters(); }
+    /// Threads available to the step.
+    int threads() const { return m_step.threads(); }
+    /// Epochs run on one thread of several.
+    int epochs_on_one_thread() const { return m_one_thread_epochs; }
+
+    /// Trains epoch `epoch` on `order` in batches of `batch`: per batch the optimiser's step, then after(k) on the
+    /// calling thread. Returns the sum of the batch losses.
+    template <class Optimizer, class After>
+    double epoch(int epoch, std::span<const std::size_t> order, index_t batch, Optimizer& opt, After&& after) {
+        m_step.set_active_threads(m_chooser.next(epoch));
+        m_one_thread_epochs += m_step.active_threads() == 1 && m_step.threads() > 1;
+        const auto start = std::chrono::steady_clock::now();
+        double loss_sum = 0;
+        m_step.train_batches(
+            order, batch, m_x.data(), m_y.data(), [&](index_t) { opt.begin_step(); },
+            [&](const auto& s) { opt.update(s.param, s.begin, s.end); },
+            [&](index_t k, float loss) {
+                loss_sum += loss;
+                after(k);
+            });
+        m_chooser.record(m_step.active_threads(),
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return loss_sum;
+    }
+    /// z-scored predictions of the validation codes (the model in evaluation mode) into `pred`.
+    void evaluate(std::span<float> pred) {
+        m_step.evaluate(m_xv.data(), static_cast<index_t>(m_xv.size()) / m_dim, pred.data());
+    }
+
+private:
+    parallel_step<> m_step;                 ///< the training step and its thread team
+    thread_chooser m_chooser;               ///< threads per epoch
+    std::span<const float> m_x, m_y, m_xv;  ///< records and validation codes, z-scored
+    index_t m_dim;                          ///< code width
+    int m_one_thread_epochs = 0;            ///< epochs the chooser ran on one thread
+};
+
+/// Training on any backend through the tape: the model's forward and backward, the loss op, and the optimiser's
+/// update on the backend. Host and backend exchange only data: each epoch's records (one upload), the batch losses
+/// and the validation predictions (one download each per epoch); batches are copied on the backend.
+template <class Backend>
+class tape_training {
+public:
+    using tensor = Tensor<float, Backend>;
+    using kernels = ncp::detail::kernels<Backend>;
+
+    /// As parallel_training's (batches are sized as they come, and threads do not apply).
+    tape_training(nn::predictor<float, Backend>& model, index_t, const options&, loss_kind loss,
+                  std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim,
+                  index_t outputs)
+        : m_model(model),
+          m_loss(loss),
+          m_x(x),
+          m_y(y),
+          m_dim(dim),
+          m_outputs(outputs),
+          m_xv(tensor::from_host(xv, static_cast<index_t>(xv.size()) / dim, dim)) {
+        model.for_each_parameter([&](const std::string&, auto& p) {
+            // The optimiser keeps the gradient's address; backward reuses a buffer of the right size.
+            p.grad.resize_like(p.value);
+            p.grad.fill(0.0f);
+            m_params.push_back({p.value.data(), p.grad.data(), p.value.size()});
+        });
+    }
+
+    /// Values and gradients of the model's parameters, for the optimiser.
+    std::vector<optim::parameter<float>> parameters() const { return m_params; }
+    /// The host threads stepping (the backend parallelises by itself).
+    int threads() const { return 1; }
+    /// Always 0: one thread throughout.
+    int epochs_on_one_thread() const { return 0; }
+
+    /// As parallel_training::epoch.
+    template <class Optimizer, class After>
+    double epoch(int, std::span<const std::size_t> order, index_t batch, Optimizer& opt, After&& after) {
+        const auto n = static_cast<index_t>(order.size());
+        const auto d = static_cast<std::size_t>(m_dim), o = static_cast<std::size_t>(m_outputs);
+        m_host_x.resize(order.size() * d);
+        m_host_y.resize(order.size() * o);
+        for (std::size_t i = 0; i < order.size(); ++i) {
+            std::copy_n(m_x.begin() + static_cast<std::ptrdiff_t>(order[i] * d), d,
+                        m_host_x.begin() + static_cast<std::ptrdiff_t>(i * d));
+            std::copy_n(m_y.begin() + static_cast<std::ptrdiff_t>(order[i] * o), o,
+                        m_host_y.begin() + static_cast<std::ptrdiff_t>(i * o));
+        }
+        m_epoch_x.resize(n, m_dim);
+        m_epoch_x.copy_from_host(m_host_x);
+        m_epoch_y.resize(n, m_outputs);
+        m_epoch_y.copy_from_host(m_host_y);
+        const index_t batches = (n + batch - 1) / batch;
+        m_losses.resize(batches);
+        for (index_t k = 0; k < batches; ++k) {
+            const index_t first = k * batch, rows = std::min(batch, n - first);
+            m_xb.resize(rows, m_dim);
+            kernels::copy(rows * m_dim, m_epoch_x.data() + first * m_dim, m_xb.data());
+            m_yb.resize(rows, m_outputs);
+            kernels::copy(rows * m_outputs, m_epoch_y.data() + first * m_outputs, m_yb.data());
+            m_tape.clear();
+            const auto loss = criterion(m_model.forward(m_tape.input(m_xb)), m_tape.input(m_yb));
+            m_tape.backward(loss);
+            opt.begin_step();
+            for (std::size_t i = 0; i < m_params.size(); ++i) opt.update(i, 0, m_params[i].size);
+            kernels::copy(1, loss.value().data(), m_losses.data() + k);
+            after(k);
+        }
+        m_tape.clear();
+        double loss_sum = 0;
+        for (const float l : m_losses.to_host()) loss_sum += l;
+        return loss_sum;
+    }
+    /// z-scored predictions of the validation codes (the model in evaluation mode) into `pred`.
+    void evaluate(std::span<float> pred) {
+        autograd::no_grad scope;
+        m_tape.clear();
+        m_model.forward(m_tape.input(m_xv)).value().copy_to_host(pred);
+        m_tape.clear();
+    }
+
+private:
+    /// The configured loss, a mean over the batch's outputs (as the parallel step's).
+    autograd::var<float, Backend> criterion(const autograd::var<float, Backend>& p,
+                                            const autograd::var<float, Backend>& t) const {
+        switch (m_loss) {
+            case loss_kind::mse: return autograd::mse_loss(p, t);
+            case loss_kind::l1: return autograd::l1_loss(p, t);
+            case loss_kind::smooth_l1: break;
+        }
+        return autograd::smooth_l1_loss(p, t);
+    }
+
+    nn::predictor<float, Backend>& m_model;     ///< trained in place
+    loss_kind m_loss;                           ///< the criterion
+    std::span<const float> m_x, m_y;            ///< every record, z-scored, on the host
+    index_t m_dim, m_outputs;                   ///< code and target widths
+    tensor m_xv;                                ///< validation codes
+    std::vector<optim::parameter<float>> m_params;  ///< the optimiser's view of the model
+    std::vector<float> m_host_x, m_host_y;      ///< an epoch's records in batch order, before the upload
+    tensor m_epoch_x, m_epoch_y;                ///< the same on the backend
+    tensor m_xb, m_yb;                          ///< the current batch
+    tensor m_losses;                            ///< the epoch's batch losses
+    autograd::tape<float, Backend> m_tape;      ///< one batch's graph
+};
+
+/// How train_predictor trains on `Backend`: through the tape, except on the CPU.
+template <class Backend>
+struct training_for {
+    using type = tape_training<Backend>;
+};
+/// The CPU's parallel step, which computes the tape's maths faster.
+template <>
+struct training_for<backend::eigen_cpu> {
+    using type = parallel_training;
+};
+
 }  // namespace detail
 
-/// Trains the predictor `cfg` describes on benchmark `b` (see the header comment). Deterministic for a given
-/// config: the same seed gives the same split, batches, masks and weights, with any number of threads.
-inline result train_predictor(const io::run_config& cfg, const data::benchmark& b, const options& opt = {}) {
+/// Trains the predictor `cfg` describes on benchmark `b` (see the header comment) on `Backend`. Deterministic for a
+/// given config and backend: the same seed gives the same split, batches, masks and weights, with any number of
+/// threads. Backends other than the CPU train through the tape (threads do not apply); their results agree with the
+/// CPU's to float rounding, not bit for bit. `Training` is the step (detail::parallel_training or
+/// detail::tape_training<Backend>); tests pick the tape on the CPU to check it against the parallel step.
+template <class Backend = default_backend, class Training = typename detail::training_for<Backend>::type>
+result train_predictor(const io::run_config& cfg, const data::benchmark& b, const options& opt = {}) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     const auto& o = cfg.optimization;
@@ -254,51 +436,42 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
     const auto batches = static_cast<std::int64_t>((train_rows.size() + static_cast<std::size_t>(batch) - 1) /
                                                    static_cast<std::size_t>(batch));
 
-    nn::predictor<float> model(spec, std::move(stats), res.seed);
-    model.train(true);
-    parallel_step<> step(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())), opt.threads,
-                         parse_loss(o.criterion));
-    res.threads = step.threads();
-    auto optimizer = detail::make_optimizer(o, step.parameters());
-    const double base_lr = o.optimizer == "sgd" ? o.sgd_param.lr : o.adam_param.lr;
-    optim::scheduler schedule = detail::make_scheduler(o, base_lr, batches * o.epoch);
-    const bool per_batch = o.scheduler == "onecycle" || o.scheduler == "cosine";
-    std::visit([&](auto& opt_) { optim::set_rates(opt_, schedule); }, optimizer);
-
     // validation inputs gathered once; truth in original units
     const std::size_t nv = val_rows.size();
     std::vector<float> xv(nv * d), pred(nv * m), best_pred;
     for (std::size_t i = 0; i < nv; ++i)
         std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(val_rows[i] * d), d,
                     xv.begin() + static_cast<std::ptrdiff_t>(i * d));
+
+    nn::predictor<float, Backend> model(spec, std::move(stats), res.seed);
+    model.train(true);
+    Training training(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())), opt,
+                      parse_loss(o.criterion), x, y, xv, static_cast<index_t>(d), static_cast<index_t>(m));
+    res.threads = training.threads();
+    auto optimizer = detail::make_optimizer<Backend>(o, training.parameters());
+    const double base_lr = o.optimizer == "sgd" ? o.sgd_param.lr : o.adam_param.lr;
+    optim::scheduler schedule = detail::make_scheduler(o, base_lr, batches * o.epoch);
+    const bool per_batch = o.scheduler == "onecycle" || o.scheduler == "cosine";
+    std::visit([&](auto& opt_) { optim::set_rates(opt_, schedule); }, optimizer);
+
     const std::string config_yaml = io::to_yaml(cfg);
 
     std::vector<std::size_t> order = train_rows;
     std::mt19937_64 shuffler(res.seed ^ 0x5851f42d4c957f2dULL);  // batches: a stream apart from the split's
     double best_mae = std::numeric_limits<double>::infinity();
     const auto loop_start = clock::now();
-    detail::thread_chooser chooser(step.threads(), opt.adapt_threads);
     for (int epoch = 0; epoch < o.epoch; ++epoch) {
         detail::shuffle(order, shuffler);
-        step.set_active_threads(chooser.next(epoch));
-        res.epochs_on_one_thread += step.active_threads() == 1 && step.threads() > 1;
-        const auto epoch_start = clock::now();
-        double loss_sum = 0;
-        std::visit(
+        const double loss_sum = std::visit(
             [&](auto& opt_) {
-                step.train_batches(
-                    order, batch, x.data(), y.data(), [&](index_t) { opt_.begin_step(); },
-                    [&](const auto& s) { opt_.update(s.param, s.begin, s.end); },
-                    [&](index_t, float loss) {
-                        loss_sum += loss;
-                        if (per_batch) {
-                            optim::advance(schedule);
-                            optim::set_rates(opt_, schedule);
-                        }
-                    });
+                return training.epoch(epoch, order, batch, opt_, [&](index_t) {
+                    if (per_batch) {
+                        optim::advance(schedule);
+                        optim::set_rates(opt_, schedule);
+                    }
+                });
             },
             optimizer);
-        chooser.record(step.active_threads(), std::chrono::duration<double>(clock::now() - epoch_start).count());
         epoch_summary summary;
         summary.epoch = epoch;
         summary.train_loss = loss_sum / static_cast<double>(batches);
@@ -310,7 +483,7 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
         res.steps += batches;
 
         model.train(false);
-        step.evaluate(xv.data(), static_cast<index_t>(nv), pred.data());
+        training.evaluate(pred);
         model.train(true);
         summary.val_mae.assign(m, 0.0);
         for (std::size_t i = 0; i < nv; ++i)
@@ -335,6 +508,7 @@ inline result train_predictor(const io::run_config& cfg, const data::benchmark& 
         }
     }
     res.train_s = std::chrono::duration<double>(clock::now() - loop_start).count();
+    res.epochs_on_one_thread = training.epochs_on_one_thread();
     res.last = io::make_record(model, b.setting, o.epoch - 1, config_yaml);
 
     std::vector<double> p(nv), t(nv);
