@@ -14,4 +14,9 @@ void starts_1024(benchmark::State& state) { ncp::bench::run_search(state, 1024, 
 }  // namespace
 
 BENCHMARK(one_start)->Name("search/one_start_x70")->Unit(benchmark::kMillisecond);
-BENCHMARK(starts_1024)->Name("search/1024_starts_x70/threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(starts_1024)
+    ->Name("search/1024_starts_x70/threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);

@@ -38,7 +38,8 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
     for (std::string line; std::getline(in, line);) {
         std::vector<std::string> fields;
         std::istringstream f(line);
-        for (std::string v; std::getline(f, v, ',');) fields.push_back(v.size() > 1 && v.front() == '"' ? v.substr(1, v.size() - 2) : v);
+        for (std::string v; std::getline(f, v, ',');)
+            fields.push_back(v.size() > 1 && v.front() == '"' ? v.substr(1, v.size() - 2) : v);
         if (!line.empty() && line.back() == ',') fields.emplace_back();
         rows.push_back(std::move(fields));
     }
@@ -63,8 +64,8 @@ const std::string seg_cfg = (ncp::test::source_dir() / "configs/seg.yaml").strin
 
 /// Trains a few epochs of configs/seg.yaml on `bin`; returns the checkpoint.
 fs::path train_seg(const fs::path& bin, const fs::path& log_dir, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"train", "--cfg", seg_cfg, "--data.path", bin.string(), "--optimization.epoch", "4",
-                                     "--log_dir", log_dir.string(), "--threads", "1"};
+    std::vector<std::string> args = {"train", "--cfg", seg_cfg, "--data.path", bin.string(),
+                                     "--optimization.epoch", "4", "--log_dir", log_dir.string(), "--threads", "1"};
     args.insert(args.end(), extra.begin(), extra.end());
     const auto r = run_cli(args);
     REQUIRE_MESSAGE(r.status == 0, r.err);
@@ -78,8 +79,8 @@ TEST_CASE("search writes ncp.json, ncp.csv, ncp.svg; every reported cost is the 
     ncp::io::write_benchmark(dir / "seg.bin", ncp::arch::make_synthetic({.records = 300, .seed = 4}));
     const auto ckpt = train_seg(dir / "seg.bin", dir.path());
     // The default model is <log_dir>/<dataset>/best_model.ckpt; the data file gives stored results.
-    auto r = run_cli({"search", "--cfg", seg_cfg, "--log_dir", dir.path().string(), "--data.path", (dir / "seg.bin").string(),
-                      "--editing.model_path", ""});
+    auto r = run_cli({"search", "--cfg", seg_cfg, "--log_dir", dir.path().string(), "--data.path",
+                      (dir / "seg.bin").string(), "--editing.model_path", ""});
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(contains(r.out, "1 start x 70 iterations"));
     CHECK(contains(r.out, "FLOPs/params: counted (input 128, head cls, classes 50)"));
@@ -144,9 +145,10 @@ TEST_CASE("many starts, budgets, several tasks, ensembles") {
     CHECK(p <= 2.5);
 
     // Two tasks (the second another setting with its own metrics and statistics), weighted.
-    const auto cls_bin = ncp::test::write_synthetic(dir / "cls.bin", "cls-50-1000", {"top1", "top5", "flops", "params"}, 300);
-    r = run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/cls.yaml").string(), "--data.path", cls_bin.string(),
-                 "--optimization.epoch", "3", "--log_dir", (dir / "c").string(), "--threads", "1"});
+    const auto cls_bin =
+        ncp::test::write_synthetic(dir / "cls.bin", "cls-50-1000", {"top1", "top5", "flops", "params"}, 300);
+    r = run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/cls.yaml").string(), "--data.path",
+                 cls_bin.string(), "--optimization.epoch", "3", "--log_dir", (dir / "c").string(), "--threads", "1"});
     REQUIRE_MESSAGE(r.status == 0, r.err);
     const auto cls = dir / "c" / "cls-50-1000" / "best_model.ckpt";
     r = run_cli({"search", "--cfg", seg_cfg, "--model", "seg=" + seg.string(), "--model", "seg=" + seg2.string(),
@@ -272,7 +274,8 @@ TEST_CASE("bad input: models that do not fit, starts out of bounds, unknown task
     r = run_cli(with({"--editing.start_file", (dir / "none.txt").string()}));
     CHECK(r.status == 1);
     CHECK(contains(r.err, "none.txt"));
-    std::ofstream(dir / "starts.txt") << "# two starts\n64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64\n1,2\n";
+    std::ofstream(dir / "starts.txt")
+        << "# two starts\n64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64\n1,2\n";
     r = run_cli(with({"--editing.start_file", (dir / "starts.txt").string()}));
     CHECK(r.status == 1);
     CHECK(contains(r.err, "starts.txt line 3: invalid code"));

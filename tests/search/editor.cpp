@@ -108,7 +108,8 @@ TEST_CASE_TEMPLATE("one start, one task: the original loop step by step", P, tes
     model.for_each_parameter([](const std::string&, auto& p) { p.requires_grad = false; });
     for (std::size_t it = 0; it <= 70; ++it) {
         std::vector<double> cont(27);
-        for (std::size_t i = 0; i < 27; ++i) cont[i] = it == 0 ? start[i] : s.input_mean[i] + double(z[i]) * s.input_std[i];
+        for (std::size_t i = 0; i < 27; ++i)
+            cont[i] = it == 0 ? start[i] : s.input_mean[i] + double(z[i]) * s.input_std[i];
         const arch::code rounded = it == 0 ? start : naive_round(cont);
         autograd::tape<float, B> t;
         autograd::parameter<float, B> x(Tensor<float, B>::from_host(z, 1, 27));
@@ -117,7 +118,8 @@ TEST_CASE_TEMPLATE("one start, one task: the original loop step by step", P, tes
         const auto rounded_pred = model.predict(std::vector<double>(rounded.begin(), rounded.end()));
 
         CAPTURE(it);
-        for (std::size_t i = 0; i < 27; ++i) CHECK(r.continuous[r.at(0, it) * 27 + i] == doctest::Approx(cont[i]).epsilon(1e-5));
+        for (std::size_t i = 0; i < 27; ++i)
+            CHECK(r.continuous[r.at(0, it) * 27 + i] == doctest::Approx(cont[i]).epsilon(1e-5));
         const auto& c = r.candidates[r.rounded[r.at(0, it)]];
         CHECK(c.code == rounded);
         for (std::size_t k = 0; k < 5; ++k)
@@ -277,10 +279,12 @@ TEST_CASE_TEMPLATE("budgets: the selection meets them exactly; a repair when no 
     }
     search::options impossible = opt;
     impossible.max_flops_g = smallest.flops_g() * 0.999;
-    CHECK(contains(error_of([&] { mr_editor<B>(space, one_task<B>(), impossible); }), "no architecture meets the budget"));
+    CHECK(contains(error_of([&] { mr_editor<B>(space, one_task<B>(), impossible); }),
+                   "no architecture meets the budget"));
     impossible.max_flops_g = 0;
     impossible.max_params_m = smallest.params_m() * 0.5;
-    CHECK(contains(error_of([&] { mr_editor<B>(space, one_task<B>(), impossible); }), "the smallest code of the space"));
+    CHECK(
+        contains(error_of([&] { mr_editor<B>(space, one_task<B>(), impossible); }), "the smallest code of the space"));
 }
 
 TEST_CASE_TEMPLATE("several tasks: each model z-scores with its own statistics; the selection is within budget on "
@@ -388,7 +392,8 @@ TEST_CASE_TEMPLATE("ensembles: spread from the members; the guard keeps the best
     ed2.set_truth(0, {&bench, known});
     const auto r2 = ed2.run(std::span(&start, 1));
     REQUIRE(r2.best_known.has_value());
-    if (r2.selected != *r2.best_known) CHECK(r2.candidates[r2.selected].objective > r2.candidates[*r2.best_known].objective);
+    if (r2.selected != *r2.best_known)
+        CHECK(r2.candidates[r2.selected].objective > r2.candidates[*r2.best_known].objective);
 }
 
 TEST_CASE_TEMPLATE("known_results: known records are scored by their stored results, against a naive reference", P,

@@ -79,8 +79,9 @@ TEST_CASE("NAS-Bench-MR codes: default, random, minimal, parsing, neighbours, co
         const auto c = narrow.random_code(gen);
         for (std::size_t d = 0; d < 27; ++d) CHECK(c[d] <= narrow.upper(d));
     }
-    CHECK(contains(error_of([&] { narrow.parse("128_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64"); }),
-                   "code[0] = 128 is outside the search bounds [8, 64]"));
+    CHECK(contains(
+        error_of([&] { narrow.parse("128_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64"); }),
+        "code[0] = 128 is outside the search bounds [8, 64]"));
     CHECK(contains(error_of([&] { s.parse("64_64-2_1_2_64"); }), "invalid code string"));
 
     const auto smallest = s.minimal();

@@ -149,11 +149,13 @@ private:
         if (k % 2 != 0) {
             const vec x0 = S::broadcast(x[k - 1]);
             const T* row = mat + (k - 1) * ld;
-            for (int v = 0; v < V; ++v) even[v] = S::fma(x0, load<Partial>(row + v * lanes, width - v * lanes), even[v]);
+            for (int v = 0; v < V; ++v)
+                even[v] = S::fma(x0, load<Partial>(row + v * lanes, width - v * lanes), even[v]);
         }
         for (int v = 0; v < V && v * lanes < width; ++v) {
             const index_t count = width - v * lanes;
-            const vec old = beta == T(0) ? S::zero() : S::fma(S::broadcast(beta), S::load(y + v * lanes, count), S::zero());
+            const vec old =
+                beta == T(0) ? S::zero() : S::fma(S::broadcast(beta), S::load(y + v * lanes, count), S::zero());
             S::store(y + v * lanes, S::fma(S::broadcast(alpha), S::add(even[v], odd[v]), old), count);
         }
     }
@@ -377,7 +379,8 @@ private:
     inline static std::atomic<std::size_t> m_allocations{0};
 #if defined(__AVX512F__)
     template <class T>
-    using vector_products = avx512::vector_products<std::conditional_t<std::is_same_v<T, float>, avx512::f32, avx512::f64>>;
+    using vector_products =
+        avx512::vector_products<std::conditional_t<std::is_same_v<T, float>, avx512::f32, avx512::f64>>;
 #endif
 
     /// Contiguous pointers to the current chunk of every operand; broadcast operands are expanded into buffers.

@@ -105,7 +105,7 @@ template <class Code>
 struct candidate {
     Code code{};                                    ///< the code
     std::optional<arch::cost> cost;                 ///< exact FLOPs/params (none where the space cannot tell)
-    std::vector<double> predicted;                  ///< each task's metrics (models' mean, original units), tasks in turn
+    std::vector<double> predicted;                  ///< each task's metrics (models' mean, original units) in turn
     std::vector<double> main_z;                     ///< each model's predicted main metric, z-scored by the model
     std::vector<double> flops_z;                    ///< each model's predicted FLOPs (second-to-last output), z-scored
     double objective = 0;                           ///< S(c)
@@ -292,9 +292,10 @@ public:
             auto sh = std::make_unique<shard>();
             sh->begin = n * k / count;
             sh->rows = n * (k + 1) / count - sh->begin;
-            sh->x.value = to_tensor(std::vector<double>(z0.begin() + static_cast<std::ptrdiff_t>(sh->begin * dim),
-                                                        z0.begin() + static_cast<std::ptrdiff_t>((sh->begin + sh->rows) * dim)),
-                                    static_cast<index_t>(sh->rows));
+            sh->x.value =
+                to_tensor(std::vector<double>(z0.begin() + static_cast<std::ptrdiff_t>(sh->begin * dim),
+                                              z0.begin() + static_cast<std::ptrdiff_t>((sh->begin + sh->rows) * dim)),
+                          static_cast<index_t>(sh->rows));
             shards.push_back(std::move(sh));
         }
         // A device backend runs each shard's kernels on its one stream: host threads would only contend for it.
@@ -337,8 +338,8 @@ public:
                 using kernels = ncp::detail::kernels<Backend>;
                 using view = ncp::detail::view<T>;
                 const auto rows = static_cast<index_t>(sh.rows), d = static_cast<index_t>(dim);
-                kernels::template map<ncp::detail::fn::identity>(rows, d, static_cast<T>(-m_opt.lr), T(1),
-                                                                 sh.x.value.data(), d, view::matrix(sh.x.grad.data(), d));
+                kernels::template map<ncp::detail::fn::identity>(
+                    rows, d, static_cast<T>(-m_opt.lr), T(1), sh.x.value.data(), d, view::matrix(sh.x.grad.data(), d));
                 kernels::template map<ncp::detail::fn::clamp>(rows, d, T(1), T(0), sh.x.value.data(), d,
                                                               view::matrix(sh.x.value.data(), d),
                                                               view::row(m_lower.data()), view::row(m_upper.data()));
@@ -367,10 +368,12 @@ public:
                 if (m_opt.use_flops) j[b] -= m_opt.alpha / models() * static_cast<double>(o[v.flops]);
                 if (v.flops_budget && m_opt.max_flops_g > 0)
                     j[b] -= m_opt.budget_weight / models() *
-                            std::max(0.0, static_cast<double>(o[*v.flops_budget]) - budget_z(m, *v.flops_budget, m_opt.max_flops_g));
+                            std::max(0.0, static_cast<double>(o[*v.flops_budget]) -
+                                              budget_z(m, *v.flops_budget, m_opt.max_flops_g));
                 if (v.params_budget && m_opt.max_params_m > 0)
                     j[b] -= m_opt.budget_weight / models() *
-                            std::max(0.0, static_cast<double>(o[*v.params_budget]) - budget_z(m, *v.params_budget, m_opt.max_params_m));
+                            std::max(0.0, static_cast<double>(o[*v.params_budget]) -
+                                              budget_z(m, *v.params_budget, m_opt.max_params_m));
             }
         }
         m_tape.clear();
@@ -404,7 +407,8 @@ private:
     static void on_shards(train::thread_team& team, std::vector<std::unique_ptr<shard>>& shards, Job&& job) {
         std::vector<std::exception_ptr> failed(shards.size());
         team.run([&](int rank) {
-            for (std::size_t k = static_cast<std::size_t>(rank); k < shards.size(); k += static_cast<std::size_t>(team.size())) {
+            for (std::size_t k = static_cast<std::size_t>(rank); k < shards.size();
+                 k += static_cast<std::size_t>(team.size())) {
                 try {
                     job(*shards[k]);
                 } catch (...) {
@@ -470,7 +474,8 @@ private:
                     throw error(which + " takes " + std::to_string(spec.input_dim) + "-dimensional codes; " +
                                 Space::name() + " codes have " + std::to_string(dim));
                 if (spec.metric_names() != names)
-                    throw error(which + " predicts other metrics than model 1 of the task (an ensemble needs the same)");
+                    throw error(which +
+                                " predicts other metrics than model 1 of the task (an ensemble needs the same)");
                 if (m_opt.use_flops && spec.outputs() < 2)
                     throw error(which + " has a single output: the FLOPs term (second-to-last output) needs two "
                                         "(set editing.use_flops false)");
@@ -489,8 +494,9 @@ private:
                                 arch::fixed_string(c.params, arch::params_m_decimals) + " M params (" +
                                 m_space.cost_source() + ")");
             } else {
-                throw error("search: budgets (editing.max_flops, editing.max_params) apply to NAS-Bench-MR codes, not " +
-                            Space::name());
+                throw error(
+                    "search: budgets (editing.max_flops, editing.max_params) apply to NAS-Bench-MR codes, not " +
+                    Space::name());
             }
         }
     }

@@ -165,13 +165,14 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
             if (c.record[k]) {
                 const data::benchmark& t = *rep.table(k);
                 const std::string& main = r.metric_names[k][0];
-                out << " | stored " << rep.prefix(k) << main << " " << fixed(t.metrics(*c.record[k], t.metric_index(main)), 3)
-                    << " (record " << *c.record[k] << ")";
+                out << " | stored " << rep.prefix(k) << main << " "
+                    << fixed(t.metrics(*c.record[k], t.metric_index(main)), 3) << " (record " << *c.record[k] << ")";
             }
         out << "\n";
     };
-    out << "ncp search: " << title << ", " << Space::name() << ", " << r.starts << " start" << (r.starts == 1 ? "" : "s")
-        << " x " << cfg.editing.iters << " iterations, " << r.candidates.size() << " distinct codes; tasks:";
+    out << "ncp search: " << title << ", " << Space::name() << ", " << r.starts << " start"
+        << (r.starts == 1 ? "" : "s") << " x " << cfg.editing.iters << " iterations, " << r.candidates.size()
+        << " distinct codes; tasks:";
     for (std::size_t k = 0; k < r.task_names.size(); ++k)
         out << " " << r.task_names[k] << " (weight " << number_text(r.weights[k]) << ", " << r.models_per_task[k]
             << " model" << (r.models_per_task[k] == 1 ? "" : "s") << ")";
@@ -193,7 +194,9 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
         out << ", params " << (p >= 0 ? "+" : "") << fixed(p, 6) << " M";
     }
     out << "\nselection: " << origin_name(sel.from) << " code";
-    if (sel.from != origin::known) out << " (start " << sel.start << ", " << (sel.from == origin::search ? "iteration " : "repair step ") << sel.iteration << ")";
+    if (sel.from != origin::known)
+        out << " (start " << sel.start << ", " << (sel.from == origin::search ? "iteration " : "repair step ")
+            << sel.iteration << ")";
     out << ", objective " << fixed(sel.objective, 4) << ", spread " << fixed(sel.spread, 4);
     if (r.repaired) out << "; no visited code met the budgets: repaired";
     if (r.best_known) out << "; best known record: " << ed.space().to_string(r.candidates[*r.best_known].code);
@@ -234,7 +237,8 @@ summary run_search(const io::run_config& cfg, std::vector<model_arg> models,
         found->weight = w;
     }
     const bool nb201 = cfg.data.dataset == "nas-bench-201";
-    const std::int64_t dim = nb201 ? static_cast<std::int64_t>(nb201_space::dim) : static_cast<std::int64_t>(mr_space::dim);
+    const std::int64_t dim =
+        nb201 ? static_cast<std::int64_t>(nb201_space::dim) : static_cast<std::int64_t>(mr_space::dim);
     for (const auto& t : loaded)
         for (std::size_t m = 0; m < t.records.size(); ++m) {
             const auto& rec = t.records[m];
@@ -252,8 +256,8 @@ summary run_search(const io::run_config& cfg, std::vector<model_arg> models,
                     }
                     return s + "]";
                 };
-                throw error(t.paths[m] + ": the model predicts " + groups(rec.metric_groups) + ", the config's data.metrics are " +
-                            groups(cfg.data.metrics));
+                throw error(t.paths[m] + ": the model predicts " + groups(rec.metric_groups) +
+                            ", the config's data.metrics are " + groups(cfg.data.metrics));
             }
         }
 

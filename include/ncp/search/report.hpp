@@ -80,7 +80,8 @@ void candidate_json(io::json_writer& j, const report<Space>& rep, const candidat
             if (!c.record[k]) continue;
             const data::benchmark& t = *rep.table(k);
             j.key(r.task_names[k]).begin_object().member("record", *c.record[k]);
-            for (std::size_t q = 0; q < t.metric_names.size(); ++q) j.member(t.metric_names[q], t.metrics(*c.record[k], q));
+            for (std::size_t q = 0; q < t.metric_names.size(); ++q)
+                j.member(t.metric_names[q], t.metrics(*c.record[k], q));
             j.end_object();
         }
         j.end_object();

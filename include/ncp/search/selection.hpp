@@ -35,7 +35,9 @@ struct objective_layout {
     bool use_flops = true;                     ///< whether the FLOPs term counts
 
     /// Total number of models.
-    std::size_t models() const { return std::accumulate(models_per_task.begin(), models_per_task.end(), std::size_t{0}); }
+    std::size_t models() const {
+        return std::accumulate(models_per_task.begin(), models_per_task.end(), std::size_t{0});
+    }
 };
 
 /// S(c) from the z-scored main metric and FLOPs prediction of every model.
