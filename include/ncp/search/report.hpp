@@ -49,6 +49,41 @@ struct report {
 
 namespace detail {
 
+/// `flops_g` and `params_m` of a candidate (null where the space cannot count them).
+template <class Code>
+void cost_json(io::json_writer& j, const candidate<Code>& c) {
+    if (c.cost) {
+        j.member("flops_g", c.cost->flops_g()).member("params_m", c.cost->params_m());
+    } else {
+        j.key("flops_g").null().key("params_m").null();
+    }
+}
+
+/// `true`: per task the stored metrics of a candidate that is a record of the task's benchmark file (with its record
+/// index when `with_record`), or null where it is a record of none.
+template <class Space>
+void truth_json(io::json_writer& j, const report<Space>& rep, const candidate<typename Space::code_type>& c,
+                bool with_record) {
+    const auto& r = rep.r;
+    j.key("true");
+    bool any = false;
+    for (std::size_t k = 0; k < r.task_names.size(); ++k) any = any || c.record[k].has_value();
+    if (!any) {
+        j.null();
+        return;
+    }
+    j.begin_object();
+    for (std::size_t k = 0; k < r.task_names.size(); ++k) {
+        if (!c.record[k]) continue;
+        const data::benchmark& t = *rep.table(k);
+        j.key(r.task_names[k]).begin_object();
+        if (with_record) j.member("record", *c.record[k]);
+        for (std::size_t q = 0; q < t.metric_names.size(); ++q) j.member(t.metric_names[q], t.metrics(*c.record[k], q));
+        j.end_object();
+    }
+    j.end_object();
+}
+
 template <class Space>
 void candidate_json(io::json_writer& j, const report<Space>& rep, const candidate<typename Space::code_type>& c) {
     const auto& r = rep.r;
@@ -63,29 +98,9 @@ void candidate_json(io::json_writer& j, const report<Space>& rep, const candidat
     }
     j.end_object();
     j.member("objective", c.objective).member("spread", c.spread).member("score", c.score(r.settings.kappa));
-    if (c.cost) {
-        j.member("flops_g", c.cost->flops_g()).member("params_m", c.cost->params_m());
-    } else {
-        j.key("flops_g").null().key("params_m").null();
-    }
+    cost_json(j, c);
     j.member("within_budget", c.within_budget);
-    j.key("true");
-    bool any = false;
-    for (std::size_t k = 0; k < r.task_names.size(); ++k) any = any || c.record[k].has_value();
-    if (!any) {
-        j.null();
-    } else {
-        j.begin_object();
-        for (std::size_t k = 0; k < r.task_names.size(); ++k) {
-            if (!c.record[k]) continue;
-            const data::benchmark& t = *rep.table(k);
-            j.key(r.task_names[k]).begin_object().member("record", *c.record[k]);
-            for (std::size_t q = 0; q < t.metric_names.size(); ++q)
-                j.member(t.metric_names[q], t.metrics(*c.record[k], q));
-            j.end_object();
-        }
-        j.end_object();
-    }
+    truth_json(j, rep, c, true);
     j.member("origin", origin_name(c.from)).member("start", c.start).member("iteration", c.iteration);
 }
 
@@ -148,28 +163,8 @@ std::string results_json(const report<Space>& rep) {
             for (std::size_t k = 0; k < r.task_names.size(); ++k) j.member(r.task_names[k], rep.main_of(c, k));
             j.end_object();
             j.member("objective", c.objective);
-            if (c.cost) {
-                j.member("flops_g", c.cost->flops_g()).member("params_m", c.cost->params_m());
-            } else {
-                j.key("flops_g").null().key("params_m").null();
-            }
-            j.key("true");
-            bool any = false;
-            for (std::size_t k = 0; k < r.task_names.size(); ++k) any = any || c.record[k].has_value();
-            if (!any) {
-                j.null();
-            } else {
-                j.begin_object();
-                for (std::size_t k = 0; k < r.task_names.size(); ++k) {
-                    if (!c.record[k]) continue;
-                    const data::benchmark& t = *rep.table(k);
-                    j.key(r.task_names[k]).begin_object();
-                    for (std::size_t q = 0; q < t.metric_names.size(); ++q)
-                        j.member(t.metric_names[q], t.metrics(*c.record[k], q));
-                    j.end_object();
-                }
-                j.end_object();
-            }
+            detail::cost_json(j, c);
+            detail::truth_json(j, rep, c, false);
             j.end_object();
         }
         j.end_array().end_object();
