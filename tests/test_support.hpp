@@ -15,7 +15,26 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
+#include "ncp/config.hpp"
+
 namespace ncp::test {
+
+/// The message of the ncp::error that `f` throws (a test failure when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const ncp::error& e) {
+        return e.what();
+    }
+    FAIL("no ncp::error thrown");
+    return {};
+}
+
+/// Whether `text` contains `part`.
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// The NAS-Bench-MR folder from NCP_DATA_DIR, or nothing (and a printed skip notice naming `what`).
 inline std::optional<std::filesystem::path> data_dir(const std::string& what) {

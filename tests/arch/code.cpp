@@ -10,6 +10,10 @@
 
 #include "ncp/arch/code.hpp"
 #include "ncp/arch/code_list.hpp"
+#include "test_support.hpp"
+
+using ncp::test::error_of;
+using ncp::test::contains;
 
 namespace arch = ncp::arch;
 
@@ -27,20 +31,6 @@ arch::code random_code(std::mt19937& rng) {
                                                                   : std::uniform_int_distribution(1, 4)(rng);
     return c;
 }
-
-/// The message of the ncp::error `f` throws (fails when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const ncp::error& e) {
-        return e.what();
-    }
-    FAIL("no ncp::error thrown");
-    return {};
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

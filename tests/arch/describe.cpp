@@ -5,14 +5,15 @@
 #include <string>
 
 #include "ncp/arch/describe.hpp"
+#include "test_support.hpp"
+
+using ncp::test::contains;
 
 namespace arch = ncp::arch;
 
 namespace {
 
 constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64";
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -8,23 +8,14 @@
 #include <vector>
 
 #include "ncp/arch/graph.hpp"
+#include "test_support.hpp"
+
+using ncp::test::error_of;
+using ncp::test::contains;
 
 namespace arch = ncp::arch;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const ncp::error& e) {
-        return e.what();
-    }
-    FAIL("no ncp::error thrown");
-    return {};
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 arch::code random_code(std::mt19937& rng) {
     arch::code c{};

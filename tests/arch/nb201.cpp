@@ -14,22 +14,12 @@
 #include "ncp/data/format.hpp"
 #include "test_support.hpp"
 
+using ncp::test::error_of;
+using ncp::test::contains;
+
 namespace arch = ncp::arch;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const ncp::error& e) {
-        return e.what();
-    }
-    FAIL("no ncp::error thrown");
-    return {};
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Record 0 of nas-bench-201/trainval.pkl (Flops 15.65 M: two 1x1 convs on top of the 7.79 M skeleton).
 constexpr std::array<double, 30> record0 = {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0,

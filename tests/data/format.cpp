@@ -14,6 +14,8 @@
 #include "ncp/io/benchmark_writer.hpp"
 #include "test_support.hpp"
 
+using ncp::test::contains;
+
 namespace {
 
 using ncp::data::benchmark;
@@ -69,8 +71,6 @@ std::string load_error(const bytes& file, std::string_view name = "test.bin") {
     }
     return "(no error)";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Offsets in the encoding of sample(): magic 8, version 4, setting length 4 + "sample" 6.
 constexpr std::size_t metric_count_at = 8 + 4 + 4 + 6;

@@ -12,6 +12,8 @@
 #include "ncp/io/config.hpp"
 #include "test_support.hpp"
 
+using ncp::test::error_of;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -21,15 +23,6 @@ fs::path write_temp(const std::string& name, const std::string& text) {
     const fs::path p = fs::temp_directory_path() / ("ncp-config-" + std::to_string(::getpid()) + "-" + name);
     std::ofstream(p) << text;
     return p;
-}
-
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const ncp::error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 }  // namespace

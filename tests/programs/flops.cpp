@@ -9,6 +9,9 @@
 #include "ncp/data/format.hpp"
 #include "ncp/io/benchmark_writer.hpp"
 #include "programs/run.hpp"
+#include "test_support.hpp"
+
+using ncp::test::contains;
 
 namespace {
 
@@ -16,8 +19,6 @@ constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2
 constexpr const char* all64_ints = "64,64,2,2,64,2,2,2,64,64,2,2,2,2,64,64,64,2,2,2,2,2,64,64,64,64,64";
 constexpr const char* first_record =
     "128_128-2_1_4_128-2_2_4_4_128_128-2_3_4_4_4_128_128_128-2_4_4_4_4_4_128_128_128_128-128";
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// A scratch folder holding codes.txt with `content`.
 struct codes_file {

@@ -18,6 +18,9 @@
 #include "ncp/train/trainer.hpp"
 #include "programs/run.hpp"
 #include "train/synthetic.hpp"
+#include "test_support.hpp"
+
+using ncp::test::contains;
 
 namespace fs = std::filesystem;
 using ncp::test::run_cli;
@@ -28,8 +31,6 @@ std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), {}};
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// The CSV as rows of fields (quoted fields hold no commas here: codes use '_' and '-', or '|', '~', '+').
 std::vector<std::vector<std::string>> read_csv(const fs::path& p) {

@@ -14,14 +14,15 @@
 #include "ncp/data/format.hpp"
 #include "ncp/io/benchmark_writer.hpp"
 #include "programs/run.hpp"
+#include "test_support.hpp"
+
+using ncp::test::contains;
 
 namespace arch = ncp::arch;
 
 namespace {
 
 constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64";
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::string bytes_of(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);

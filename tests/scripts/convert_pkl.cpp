@@ -14,6 +14,8 @@
 #include "ncp/io/benchmark_writer.hpp"
 #include "test_support.hpp"
 
+using ncp::test::contains;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -99,8 +101,6 @@ void check_values(const ncp::data::benchmark& b, const std::vector<std::vector<d
     }
     CHECK(mismatches == 0);
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A refusal: exit 1, one line on stderr naming the input, nothing written beside the output.
 void check_refused(const ncp::test::command_result& r, const fs::path& pkl, const fs::path& out) {

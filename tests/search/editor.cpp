@@ -21,24 +21,14 @@
 #include "test_support.hpp"
 #include "train/synthetic.hpp"
 
+using ncp::test::error_of;
+using ncp::test::contains;
+
 using namespace ncp;
 template <class B>
 using mr_editor = search::editor<search::mr_space, float, B>;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const ncp::error& e) {
-        return e.what();
-    }
-    FAIL("no ncp::error thrown");
-    return {};
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// The best checkpoint of a short training run on `b`.
 io::model_record train_record(const data::benchmark& b, std::vector<std::vector<std::string>> metrics, int epochs,

@@ -10,24 +10,15 @@
 
 #include "ncp/search/selection.hpp"
 #include "ncp/search/space.hpp"
+#include "test_support.hpp"
+
+using ncp::test::error_of;
+using ncp::test::contains;
 
 namespace arch = ncp::arch;
 namespace search = ncp::search;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const ncp::error& e) {
-        return e.what();
-    }
-    FAIL("no ncp::error thrown");
-    return {};
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64";
 
