@@ -10,6 +10,7 @@
 
 #include "ncp/arch/code.hpp"
 #include "ncp/arch/code_list.hpp"
+#include "ncp/arch/synthetic.hpp"
 #include "test_support.hpp"
 
 using ncp::test::error_of;
@@ -22,15 +23,6 @@ namespace {
 constexpr const char* all64_string = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64";
 constexpr arch::code all64 = {64, 64, 2, 2, 64, 2, 2, 2, 64, 64, 2, 2, 2, 2,
                               64, 64, 64, 2, 2, 2, 2, 2, 64, 64, 64, 64, 64};
-
-/// A valid code drawn at random.
-arch::code random_code(std::mt19937& rng) {
-    arch::code c{};
-    for (std::size_t i = 0; i < arch::code_size; ++i)
-        c[i] = arch::kind_of(i) == arch::dimension_kind::channels ? 8 * std::uniform_int_distribution(1, 16)(rng)
-                                                                  : std::uniform_int_distribution(1, 4)(rng);
-    return c;
-}
 
 }  // namespace
 
@@ -62,9 +54,9 @@ TEST_CASE("the setting of a code lists each stage's modules, as the benchmark's 
 }
 
 TEST_CASE("random codes survive code -> string -> code and code -> setting -> code") {
-    std::mt19937 rng(233);
+    std::mt19937_64 rng(233);
     for (int n = 0; n < 2000; ++n) {
-        const arch::code k = random_code(rng);
+        const arch::code k = arch::detail::uniform_code(rng);
         CHECK(arch::parse_code(arch::to_string(k)) == k);
         CHECK(arch::parse_code(arch::to_ints_string(k)) == k);
         CHECK(arch::to_code(arch::to_setting(k)) == k);

@@ -11,6 +11,7 @@
 
 #include "ncp/arch/count.hpp"
 #include "ncp/data/format.hpp"
+#include "ncp/arch/synthetic.hpp"
 #include "test_support.hpp"
 
 namespace arch = ncp::arch;
@@ -24,14 +25,6 @@ constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2
 // The first record of every setting: 13.727426866 G, 28.290994 M, counted by the compiler.
 static_assert(arch::count(arch::parse_code(first_record)) == arch::cost{13727426866, 28290994});
 static_assert(arch::count(arch::parse_code(all64)) == arch::cost{1959638194, 4128754});
-
-arch::code random_code(std::mt19937& rng) {
-    arch::code c{};
-    for (std::size_t i = 0; i < arch::code_size; ++i)
-        c[i] = arch::kind_of(i) == arch::dimension_kind::channels ? 8 * std::uniform_int_distribution(1, 16)(rng)
-                                                                  : std::uniform_int_distribution(1, 4)(rng);
-    return c;
-}
 
 /// The spec's text turned into loops over the setting, with no graph: the reference the visitor must match.
 arch::cost naive_count(const arch::network_setting& s, const arch::convention& c) {
@@ -97,9 +90,9 @@ TEST_CASE("one conv-BN-ReLU and one BasicBlock by hand") {
 }
 
 TEST_CASE("the visitor matches the naive loops for random codes under random conventions") {
-    std::mt19937 rng(233);
+    std::mt19937_64 rng(233);
     for (int n = 0; n < 3000; ++n) {
-        const arch::code k = random_code(rng);
+        const arch::code k = arch::detail::uniform_code(rng);
         const arch::convention c{32 * std::uniform_int_distribution(1, 16)(rng),
                                  n % 2 ? arch::head_kind::segmentation : arch::head_kind::classification,
                                  std::uniform_int_distribution(1, 1000)(rng)};

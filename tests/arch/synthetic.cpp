@@ -18,14 +18,6 @@ namespace {
 
 constexpr std::uint64_t seeds[] = {233, 0, 1, 7, 20220425};
 
-arch::code random_code(std::mt19937& rng) {
-    arch::code c{};
-    for (std::size_t i = 0; i < arch::code_size; ++i)
-        c[i] = arch::kind_of(i) == arch::dimension_kind::channels ? 8 * std::uniform_int_distribution(1, 16)(rng)
-                                                                  : std::uniform_int_distribution(1, 4)(rng);
-    return c;
-}
-
 arch::code record_code(const ncp::data::benchmark& b, std::size_t r) {
     return arch::exact_code(std::span<const double>(&b.codes(r, 0), b.code_dim()));
 }
@@ -79,11 +71,11 @@ TEST_CASE("landscape parameters lie in their documented ranges, and the best cod
 }
 
 TEST_CASE("the penalty and score equal a naive reference of the documented formula") {
-    std::mt19937 rng(11);
+    std::mt19937_64 rng(11);
     for (const std::uint64_t seed : seeds) {
         const arch::synthetic_landscape l(seed);
         for (int n = 0; n < 200; ++n) {
-            const arch::code c = random_code(rng);
+            const arch::code c = arch::detail::uniform_code(rng);
             const double reference = naive_penalty(l, c);
             const arch::synthetic_penalty p = l.penalty(c);
             CHECK(p.total() == doctest::Approx(reference).epsilon(1e-12));
@@ -136,10 +128,10 @@ TEST_CASE("proof of the maximum: every part is >= 0 and 0 at the best code; a ch
     }
     // A large random sample: the parts stay non-negative and no code reaches the best score.
     const arch::synthetic_landscape l(233);
-    std::mt19937 rng(5);
+    std::mt19937_64 rng(5);
     double top = 0;
     for (int n = 0; n < 20000; ++n) {
-        const arch::code c = random_code(rng);
+        const arch::code c = arch::detail::uniform_code(rng);
         const arch::synthetic_penalty p = l.penalty(c);
         REQUIRE(p.dimensions > 0);
         REQUIRE(p.balance >= 0);
