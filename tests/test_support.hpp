@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -31,6 +32,12 @@ std::string error_of(F&& f) {
     }
     FAIL("no ncp::error thrown");
     return {};
+}
+
+/// The bytes of file `p` ("" where it cannot be read).
+inline std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
 }
 
 /// Whether `text` contains `part`.

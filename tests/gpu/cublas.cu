@@ -26,6 +26,9 @@
 #include "ncp/train/trainer.hpp"
 
 #include "backends.hpp"
+#include "test_support.hpp"
+
+using ncp::test::error_of;
 
 using ncp::index_t;
 using ncp::backend::cublas;
@@ -35,17 +38,6 @@ using namespace ncp::autograd;
 namespace {
 
 using gpu_kernels = ncp::detail::kernels<cublas>;
-
-/// The message of the ncp::error that f throws ("" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const ncp::error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 

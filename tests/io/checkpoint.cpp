@@ -9,6 +9,8 @@
 #include "ncp/io/checkpoint.hpp"
 #include "test_support.hpp"
 
+using ncp::test::read_file;
+
 namespace {
 
 ncp::io::model_record sample() {
@@ -30,11 +32,6 @@ ncp::io::model_record sample() {
     r.epoch = 7;
     r.config_yaml = "data:\n  dataset: seg\n";
     return r;
-}
-
-std::string read(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
 }
 
 void write(const std::filesystem::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
@@ -65,7 +62,7 @@ TEST_CASE("round trip") {
     CHECK(r.buffers[0].values == sample().buffers[0].values);
     CHECK(r.epoch == 7);
     CHECK(r.config_yaml == sample().config_yaml);
-    CHECK(ncp::io::encode_checkpoint(r) == read(path));  // deterministic bytes
+    CHECK(ncp::io::encode_checkpoint(r) == read_file(path));  // deterministic bytes
     int files = 0;
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
     CHECK(files == 1);  // no temporary left behind

@@ -20,6 +20,7 @@
 #include "train/synthetic.hpp"
 #include "test_support.hpp"
 
+using ncp::test::read_file;
 using ncp::test::contains;
 
 namespace fs = std::filesystem;
@@ -27,14 +28,9 @@ using ncp::test::run_cli;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
 /// The CSV as rows of fields (quoted fields hold no commas here: codes use '_' and '-', or '|', '~', '+').
 std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
-    std::istringstream in(slurp(p));
+    std::istringstream in(read_file(p));
     std::vector<std::vector<std::string>> rows;
     for (std::string line; std::getline(in, line);) {
         std::vector<std::string> fields;
@@ -90,7 +86,7 @@ TEST_CASE("search writes ncp.json, ncp.csv, ncp.svg; every reported cost is the 
     const fs::path out = dir / "seg";
     REQUIRE(python_parses(out / "ncp.json", "json"));
     REQUIRE(python_parses(out / "ncp.svg", "xml"));
-    const std::string json = slurp(out / "ncp.json");
+    const std::string json = read_file(out / "ncp.json");
     CHECK(contains(json, "\"costs\":\"counted (input 128, head cls, classes 50)\""));
     CHECK(contains(json, "\"selection\":"));
     CHECK(contains(json, "\"pareto\":"));
@@ -122,7 +118,7 @@ TEST_CASE("search writes ncp.json, ncp.csv, ncp.svg; every reported cost is the 
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(contains(r.out, "head seg, classes 19"));
     CHECK(contains(r.out, "1.977543680 G FLOPs"));  // the all-64 start, spec 3
-    CHECK(contains(slurp(out / "ncp.json"), "head seg, classes 19"));
+    CHECK(contains(read_file(out / "ncp.json"), "head seg, classes 19"));
 }
 
 TEST_CASE("many starts, budgets, several tasks, ensembles") {
@@ -137,7 +133,7 @@ TEST_CASE("many starts, budgets, several tasks, ensembles") {
     CHECK(contains(r.out, "16 starts x 10 iterations"));
     auto rows = read_csv(dir / "seg" / "ncp.csv");
     CHECK(rows.size() == 1 + 16 * 11);
-    const std::string json = slurp(dir / "seg" / "ncp.json");
+    const std::string json = read_file(dir / "seg" / "ncp.json");
     const auto at = json.find("\"selection\":");
     REQUIRE(at != std::string::npos);
     const double f = std::stod(json.substr(json.find("\"flops_g\":", at) + 10));
@@ -162,7 +158,7 @@ TEST_CASE("many starts, budgets, several tasks, ensembles") {
     rows = read_csv(both / "ncp.csv");
     CHECK(column(rows[0], "seg/mIoU") < column(rows[0], "cls-50-1000/top1"));
     CHECK(column(rows[0], "cls-50-1000/top1_rounded") > 0);
-    const std::string j2 = slurp(both / "ncp.json");
+    const std::string j2 = read_file(both / "ncp.json");
     const auto sel = j2.find("\"selection\":");
     CHECK(std::stod(j2.substr(j2.find("\"flops_g\":", sel) + 10)) <= 1.2);
     CHECK(contains(j2.substr(sel, 2000), "\"cls-50-1000\":{\"top1\":"));
@@ -213,7 +209,7 @@ TEST_CASE("NAS-Bench-201: one-hot cells, a known subset, the guard, stored resul
     CHECK(contains(r.out, "FLOPs/params: the nas-bench-201 benchmark file"));
     CHECK(contains(r.out, "stored Acc"));
     CHECK(contains(r.out, "best known record: |"));
-    const std::string json = slurp(dir / "nas-bench-201" / "ncp.json");
+    const std::string json = read_file(dir / "nas-bench-201" / "ncp.json");
     const auto sel = json.find("\"selection\":");
     REQUIRE(sel != std::string::npos);
     CHECK(contains(json.substr(sel, 3000), "\"true\":{\"nas-bench-201\":{\"record\":"));

@@ -16,6 +16,7 @@
 #include "programs/run.hpp"
 #include "test_support.hpp"
 
+using ncp::test::read_file;
 using ncp::test::contains;
 
 namespace arch = ncp::arch;
@@ -23,11 +24,6 @@ namespace arch = ncp::arch;
 namespace {
 
 constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64";
-
-std::string bytes_of(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
 std::string encoded(const ncp::data::benchmark& b) {
     const auto bytes = ncp::io::encode_benchmark(b);
@@ -57,7 +53,7 @@ TEST_CASE("ncp synth --out writes the library's benchmark, byte for byte, and su
     const auto r = ncp::test::run_cli({"synth", "--out", file.string()});
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(r.err.empty());
-    CHECK(bytes_of(file) == encoded(arch::make_synthetic()));
+    CHECK(read_file(file) == encoded(arch::make_synthetic()));
     const arch::code best = arch::synthetic_best_code();
     const arch::cost cost = arch::count(best);
     CHECK(r.out.starts_with("{" + member("file", "\"" + file.string() + "\"") + "," +
@@ -87,12 +83,12 @@ TEST_CASE("ncp synth --out writes the library's benchmark, byte for byte, and su
     // Same arguments, same bytes; --records, --seed and --noise reach the library.
     const auto again = dir / "again.bin";
     REQUIRE(ncp::test::run_cli({"synth", "--out", again.string()}).status == 0);
-    CHECK(bytes_of(again) == bytes_of(file));
+    CHECK(read_file(again) == read_file(file));
     const auto small = dir / "small.bin";
     const auto s = ncp::test::run_cli({"synth", "--records", "60", "--seed", "7", "--noise", "0.25", "--out",
                                        small.string()});
     REQUIRE_MESSAGE(s.status == 0, s.err);
-    CHECK(bytes_of(small) == encoded(arch::make_synthetic({.records = 60, .seed = 7, .noise = 0.25})));
+    CHECK(read_file(small) == encoded(arch::make_synthetic({.records = 60, .seed = 7, .noise = 0.25})));
     CHECK(contains(s.out, member("best_code", "\"" + arch::to_string(arch::synthetic_best_code({.seed = 7})) + "\"")));
 }
 

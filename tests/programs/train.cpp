@@ -16,15 +16,12 @@
 #include "programs/run.hpp"
 #include "train/synthetic.hpp"
 
+using ncp::test::read_file;
+
 namespace fs = std::filesystem;
 using ncp::test::run_cli;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
 
 /// The number after `"key": ` following the first occurrence of `section`.
 double json_number(const std::string& text, const std::string& section, const std::string& key) {
@@ -64,20 +61,20 @@ TEST_CASE("train writes its files, the same bytes twice; predict reproduces the 
     for (const char* f : {"best_model.ckpt", "last_model.ckpt", "metrics.json", "split.json", "train.log"})
         CHECK_MESSAGE(fs::exists(out / f), f);
     CHECK(r1.err.find("epoch 4/4") != std::string::npos);  // not a terminal: plain lines
-    CHECK(slurp(out / "train.log").find("best epoch") != std::string::npos);
+    CHECK(read_file(out / "train.log").find("best epoch") != std::string::npos);
     // The same command again (the config, log_dir included, is part of the checkpoints): the same bytes.
-    const std::string best = slurp(out / "best_model.ckpt"), last = slurp(out / "last_model.ckpt");
-    const std::string split = slurp(out / "split.json");
+    const std::string best = read_file(out / "best_model.ckpt"), last = read_file(out / "last_model.ckpt");
+    const std::string split = read_file(out / "split.json");
     const auto r2 = run_cli(with_log_dir("one"));
     REQUIRE(r2.status == 0);
-    CHECK(slurp(out / "best_model.ckpt") == best);
-    CHECK(slurp(out / "last_model.ckpt") == last);
-    CHECK(slurp(out / "split.json") == split);
+    CHECK(read_file(out / "best_model.ckpt") == best);
+    CHECK(read_file(out / "last_model.ckpt") == last);
+    CHECK(read_file(out / "split.json") == split);
 
-    const std::string metrics = slurp(out / "metrics.json");
-    const auto val = json_indices(slurp(out / "split.json"), "val");
+    const std::string metrics = read_file(out / "metrics.json");
+    const auto val = json_indices(read_file(out / "split.json"), "val");
     CHECK(val.size() == 80);
-    CHECK(json_indices(slurp(out / "split.json"), "train").size() == 320);
+    CHECK(json_indices(read_file(out / "split.json"), "train").size() == 320);
     std::ofstream codes(dir / "val.txt");
     codes << "# the validation codes\n";
     for (std::size_t r : val) {
@@ -130,7 +127,7 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
                  "--log_dir", dir.path().string()});
     REQUIRE_MESSAGE(r.status == 0, r.err);
     const auto ckpt = dir / "seg" / "best_model.ckpt";
-    const std::string good = slurp(ckpt);
+    const std::string good = read_file(ckpt);
     const std::string code = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64";
     REQUIRE(run_cli({"predict", "--model", ckpt.string(), code}).status == 0);
 
