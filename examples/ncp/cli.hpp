@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "ncp/config.hpp"
@@ -38,6 +39,15 @@ struct registration {
 inline const std::string& option_value(std::span<const std::string> args, std::size_t i) {
     if (i + 1 >= args.size()) throw usage_error("option " + args[i] + " needs a value");
     return args[i + 1];
+}
+
+/// Threads by default: 2 where the machine has 2 cores or more (the programs use at most 2).
+inline int default_threads() { return std::thread::hardware_concurrency() >= 2 ? 2 : 1; }
+
+/// The value of `--threads`: 1 or 2; anything else is a usage error naming the flag.
+inline int parse_threads(const std::string& value) {
+    if (value != "1" && value != "2") throw usage_error("--threads takes 1 or 2 (got '" + value + "')");
+    return value == "1" ? 1 : 2;
 }
 
 }  // namespace ncp::cli

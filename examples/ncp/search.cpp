@@ -4,7 +4,6 @@
 
 #include <iostream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -34,7 +33,7 @@ int search(std::span<const std::string> args) {
     std::vector<ncp::search::model_arg> models;
     std::vector<std::pair<std::string, double>> weights;
     std::vector<std::pair<std::string, std::string>> overrides;
-    int threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+    int threads = ncp::cli::default_threads();
     ncp::cli::device where = ncp::cli::device::cpu;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -52,9 +51,7 @@ int search(std::span<const std::string> args) {
         } else if (a == "--device") {
             where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
         } else if (a == "--threads") {
-            const std::string& v = ncp::cli::option_value(args, i++);
-            if (v != "1" && v != "2") throw ncp::usage_error("--threads takes 1 or 2 (got '" + v + "')");
-            threads = v == "1" ? 1 : 2;
+            threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
         } else {

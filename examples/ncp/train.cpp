@@ -9,7 +9,6 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -35,7 +34,7 @@ std::string fixed(double v, int digits) {
 
 int train(std::span<const std::string> args) {
     std::string cfg_file;
-    int threads = std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+    int threads = ncp::cli::default_threads();
     bool adapt = true;
     ncp::cli::device where = ncp::cli::device::cpu;
     std::vector<std::pair<std::string, std::string>> overrides;
@@ -50,9 +49,7 @@ int train(std::span<const std::string> args) {
         } else if (a == "--device") {
             where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
         } else if (a == "--threads") {
-            const std::string& v = ncp::cli::option_value(args, i++);
-            if (v != "1" && v != "2") throw ncp::usage_error("--threads takes 1 or 2 (got '" + v + "')");
-            threads = v == "1" ? 1 : 2;
+            threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
             adapt = false;
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
