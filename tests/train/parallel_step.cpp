@@ -37,6 +37,16 @@ std::vector<float> field(std::size_t n, double phase) {
     return v;
 }
 
+/// Every parameter value of `model`, in its parameter order, as one vector.
+std::vector<float> parameter_values(nn::predictor<float>& model) {
+    std::vector<float> all;
+    model.for_each_parameter([&](const std::string&, auto& p) {
+        const auto v = p.value.to_host();
+        all.insert(all.end(), v.begin(), v.end());
+    });
+    return all;
+}
+
 }  // namespace
 
 TEST_CASE("one step equals the tape's loss, gradients and running statistics") {
@@ -129,12 +139,7 @@ TEST_CASE("one thread and two give the same bits, updates included") {
             step.train_batches(order, 8, x.data(), y.data(), [&](auto) { opt.begin_step(); },
                                [&](const auto& sl) { opt.update(sl.param, sl.begin, sl.end); },
                                [](auto, float) {});
-        std::vector<float> all;
-        model.for_each_parameter([&](const std::string&, auto& p) {
-            const auto v = p.value.to_host();
-            all.insert(all.end(), v.begin(), v.end());
-        });
-        results.push_back(all);
+        results.push_back(parameter_values(model));
     }
     CHECK(results[0] == results[1]);
 }
@@ -194,12 +199,7 @@ TEST_CASE("switching between one and two active threads keeps the bits") {
             step.train_batches(order, 8, x.data(), y.data(), [&](auto) { opt.begin_step(); },
                                [&](const auto& sl) { opt.update(sl.param, sl.begin, sl.end); }, [](auto, float) {});
         }
-        std::vector<float> all;
-        model.for_each_parameter([&](const std::string&, auto& p) {
-            const auto v = p.value.to_host();
-            all.insert(all.end(), v.begin(), v.end());
-        });
-        results.push_back(all);
+        results.push_back(parameter_values(model));
     }
     CHECK(results[0] == results[1]);
 }
