@@ -13,12 +13,16 @@ trained on 100 random cells. This script measures, over S random draws of 100 ce
   the best predicted unknown 1-edge neighbour of the 10 best known cells, and that neighbour only where its
   ensemble mean minus 2 standard deviations beats the best known result (the guard; else the best known cell).
 
+With --around FILE it reports only the all-cells predictor's picks within 1 and 2 edges of the cells in FILE (for
+instance the best known cells that bench/nb201_search.sh prints), the ceiling of a trust region for those draws.
+
 It uses PyTorch and numpy from Debian (/usr/bin/python3) and reads the pickle with scripts/convert_pkl.py's
 restricted unpickler and checks. usage: bench/nb201_bounds.py [--seeds S] [PKL]
 (PKL defaults to $NCP_DATA_DIR/nas-bench-201/trainval.pkl)
 """
 import argparse
 import os
+import re
 import statistics
 import sys
 
@@ -29,6 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from convert_pkl import ConversionError, extract, safe_load  # noqa: E402
 
 EDGES, OPS = 6, 5
+OP_NAMES = ("avg_pool_3x3", "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3")  # include/ncp/arch/nb201.hpp
 
 
 def load(path):
@@ -42,6 +47,23 @@ def load(path):
         sys.exit(f"nb201_bounds: {path}: expected the 15625 cells of NAS-Bench-201, got {codes.shape[0]} records")
     table = np.array(metrics).reshape(len(codes), len(names))
     return codes, *(table[:, names.index(k)] for k in ("Acc", "Flops", "Params"))
+
+
+def read_cells(path):
+    """Cells in the benchmark's string form `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`, one per line: op indices."""
+    try:
+        lines = [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        sys.exit(f"nb201_bounds: {path}: {e}")
+    cells = []
+    for number, line in enumerate(lines, 1):
+        found = re.fullmatch(r"\|(\w+)~0\|\+\|(\w+)~0\|(\w+)~1\|\+\|(\w+)~0\|(\w+)~1\|(\w+)~2\|", line)
+        if not found or any(op not in OP_NAMES for op in found.groups()):
+            sys.exit(f"nb201_bounds: {path}:{number}: not a NAS-Bench-201 cell: {line[:80]!r}")
+        cells.append([OP_NAMES.index(op) for op in found.groups()])
+    if not cells:
+        sys.exit(f"nb201_bounds: {path}: no cells")
+    return np.array(cells)
 
 
 def rank_gaussian(v):
@@ -106,6 +128,8 @@ def gaussian_process(ops, rows, targets):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--around", metavar="FILE",
+                        help="only the all-cells predictor's picks near these cells (string form, one per line)")
     parser.add_argument("pkl", nargs="?")
     args = parser.parse_args()
     if args.seeds < 1:
@@ -116,6 +140,7 @@ def main():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     codes, acc, flops, params = load(path)
     ops = codes.reshape(-1, EDGES, OPS).argmax(2)
+    around = read_cells(args.around) if args.around else None
     every = np.arange(len(acc))
     # The ceiling: what a predictor knowing every result (2 members, minibatches, no dropout) would pick.
     oracle = np.mean([train_mlp(codes, every, acc, seed, epochs=100, dropout=0, batch=256) for seed in (1, 2)], 0)
@@ -127,6 +152,19 @@ def main():
         for c in cells:
             near |= (ops != ops[c]).sum(1) <= radius
         return near
+
+    if around is not None:
+        cells = [int(np.flatnonzero((ops == cell).all(1))[0]) for cell in around]
+        print("cell: stored accuracy; the all-cells predictor's best pick within 1 and 2 edges (stored accuracy)")
+        picks = {1: [], 2: []}
+        for c in cells:
+            for radius in picks:
+                near = neighbours([c], radius)
+                near[c] = False
+                picks[radius].append(acc[np.argmax(np.where(near, oracle, -np.inf))])
+            print(f"{c:5d}: {acc[c]:.3f}; {picks[1][-1]:.3f}, {picks[2][-1]:.3f}")
+        print(f"mean: {acc[cells].mean():.3f}; {np.mean(picks[1]):.3f}, {np.mean(picks[2]):.3f}")
+        return
 
     results = {}
 

@@ -2,7 +2,8 @@
 # NCP on NAS-Bench-201 with 100 known architectures (configs/nb201.yaml), over several seeds: for each seed s the
 # predictor ensemble trains on the 100 records of data.subset_seed s (E members, SEED 1000 s + m), the search runs
 # with the config's starts, known starts and guard, and the selected cell's true accuracy is read from the benchmark
-# file (only to report it: the search sees the 100 records' results alone). Prints one line per seed and the mean.
+# file (only to report it: the search sees the 100 records' results alone). Prints one line per seed (the selected
+# cell, its true accuracy, the best known cell and its result) and the mean.
 #
 # usage: bench/nb201_search.sh [--seeds N] [--members E] [--section.key value ...]   (extra keys go to both programs)
 #   NCP_BUILD_DIR  the build folder holding examples/ncp (default: build)
@@ -42,7 +43,7 @@ for s in range(seeds):
     sel, known = r["selection"], r.get("best_known")
     acc = sel["true"]["nas-bench-201"]["Acc"]
     values.append(acc)
-    best = known["true"]["nas-bench-201"]["Acc"] if known else float("nan")
-    print(f"seed {s}: selected {sel['code']} ({sel['origin']}): true Acc {acc:.3f}; best known {best:.3f}")
+    best = f"{known['code']} {known['true']['nas-bench-201']['Acc']:.3f}" if known else "none"
+    print(f"seed {s}: selected {sel['code']} ({sel['origin']}): true Acc {acc:.3f}; best known {best}")
 print(f"mean true Acc of the selections over {seeds} seeds: {sum(values) / len(values):.3f}")
 PY
