@@ -166,6 +166,7 @@ def main():
         print(f"mean: {acc[cells].mean():.3f}; {np.mean(picks[1]):.3f}, {np.mean(picks[2]):.3f}")
         return
 
+    all_costs = np.stack([flops, params], 1)
     results = {}
 
     def record(name, value):
@@ -187,7 +188,6 @@ def main():
         record("all cells known: best predicted unknown cell anywhere",
                acc[np.argmax(np.where(known, -np.inf, oracle))])
 
-        all_costs = np.stack([flops, params], 1)
         variants = {  # name: (the targets the predictor learns, the cost heads' targets)
             "MLP x5, raw targets": (acc[rows], None),
             "MLP x5, rank-Gaussian targets": (rank_gaussian(acc[rows]), None),
