@@ -17,7 +17,7 @@ With --around FILE it reports only the all-cells predictor's picks within 1 and 
 instance the best known cells that bench/nb201_search.sh prints), the ceiling of a trust region for those draws.
 
 It uses PyTorch and numpy from Debian (/usr/bin/python3) and reads the pickle with scripts/convert_pkl.py's
-restricted unpickler and checks. usage: bench/nb201_bounds.py [--seeds S] [PKL]
+restricted unpickler and checks. usage: bench/nb201_bounds.py [--seeds S] [--around FILE] [PKL]
 (PKL defaults to $NCP_DATA_DIR/nas-bench-201/trainval.pkl)
 """
 import argparse
@@ -30,9 +30,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from convert_pkl import ConversionError, extract, safe_load  # noqa: E402
+from convert_pkl import NB201_CODE_DIM, NB201_OPS, ConversionError, extract, safe_load  # noqa: E402
 
-EDGES, OPS = 6, 5
 OP_NAMES = ("avg_pool_3x3", "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3")  # include/ncp/arch/nb201.hpp
 
 
@@ -42,9 +41,9 @@ def load(path):
         names, dim, codes, metrics, _ = extract(safe_load(path), "nas-bench-201", skip_bad=False)
     except (OSError, ConversionError) as e:
         sys.exit(f"nb201_bounds: {path}: {e}")
-    codes = np.array(codes, dtype=np.float32).reshape(-1, dim)
-    if codes.shape != (15625, EDGES * OPS):
-        sys.exit(f"nb201_bounds: {path}: expected the 15625 cells of NAS-Bench-201, got {codes.shape[0]} records")
+    codes = np.array(codes, dtype=np.float32).reshape(-1, dim)  # extract checked dim and the one-hot groups
+    if len(codes) != 15625:
+        sys.exit(f"nb201_bounds: {path}: expected the 15625 cells of NAS-Bench-201, got {len(codes)} records")
     table = np.array(metrics).reshape(len(codes), len(names))
     return codes, *(table[:, names.index(k)] for k in ("Acc", "Flops", "Params"))
 
@@ -52,11 +51,14 @@ def load(path):
 def read_cells(path):
     """Cells in the benchmark's string form `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`, one per line: op indices."""
     try:
-        lines = [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
     except (OSError, UnicodeDecodeError) as e:
         sys.exit(f"nb201_bounds: {path}: {e}")
     cells = []
     for number, line in enumerate(lines, 1):
+        if not line:
+            continue
         found = re.fullmatch(r"\|(\w+)~0\|\+\|(\w+)~0\|(\w+)~1\|\+\|(\w+)~0\|(\w+)~1\|(\w+)~2\|", line)
         if not found or any(op not in OP_NAMES for op in found.groups()):
             sys.exit(f"nb201_bounds: {path}:{number}: not a NAS-Bench-201 cell: {line[:80]!r}")
@@ -139,7 +141,7 @@ def main():
         sys.exit("nb201_bounds: set NCP_DATA_DIR (the folder of the NAS-Bench-MR pickles) or name the pickle")
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     codes, acc, flops, params = load(path)
-    ops = codes.reshape(-1, EDGES, OPS).argmax(2)
+    ops = codes.reshape(-1, NB201_CODE_DIM // NB201_OPS, NB201_OPS).argmax(2)
     around = read_cells(args.around) if args.around else None
     every = np.arange(len(acc))
     # The ceiling: what a predictor knowing every result (2 members, minibatches, no dropout) would pick.
