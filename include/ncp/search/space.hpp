@@ -22,10 +22,10 @@
 
 #include "ncp/arch/code.hpp"
 #include "ncp/arch/count.hpp"
+#include "ncp/arch/model_code.hpp"
 #include "ncp/arch/nb201.hpp"
 #include "ncp/data/dataset.hpp"
 #include "ncp/data/format.hpp"
-#include "ncp/train/predict.hpp"
 
 namespace ncp::search {
 
@@ -188,7 +188,7 @@ public:
     std::string to_string(const code_type& c) const { return arch::to_string(c); }
     /// A cell given as its string form or 30 comma-separated one-hot values.
     code_type parse(std::string_view text) const {
-        const auto v = train::parse_model_code(text, static_cast<index_t>(dim));
+        const auto v = arch::parse_model_code(text, static_cast<index_t>(dim));
         return arch::nb201_from_one_hot(v);
     }
     /// Every valid cell lies within [0, 1].
