@@ -2,10 +2,15 @@
 /// ...]`: NCP on trained predictors; writes ncp.json, ncp.csv and ncp.svg into <log_dir>/<dataset>/ and prints the
 /// selected architecture.
 
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
 #include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "cli.hpp"
 #include "device.hpp"
@@ -23,8 +28,8 @@ constexpr const char* usage =
     "  --weights NAME=W,...    task weights (default 1 each)\n"
     "  --device cpu|gpu        where the predictors run (default cpu); gpu: the cuBLAS backend on the first CUDA\n"
     "                          device (rounding, costs and selection stay on the CPU)\n"
-    "  --threads N             threads stepping a batch of 64 or more starts, 1 or 2 (default: 2 where the machine\n"
-    "                          has 2 cores); results do not depend on it\n"
+    "  --threads N             host threads stepping the starts (in shards of 64) and evaluating new codes\n"
+    "                          (default: the machine's hardware threads); results do not depend on it\n"
     "  --section.key value     overrides a config key, e.g. --editing.starts 1024 --editing.max_flops 1.5\n"
     "Writes <log_dir>/<dataset>/{ncp.json,ncp.csv,ncp.svg} (several tasks: <log_dir>/<task>+<task>/).\n";
 
@@ -60,11 +65,27 @@ int search(std::span<const std::string> args) {
     }
     if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
-    if (where == ncp::cli::device::gpu) {
-        std::cout << ncp::cli::gpu::run_search(cfg, std::move(models), weights).text;
-    } else {
-        std::cout << ncp::search::run_search(cfg, models, weights, threads).text;
-    }
+    // On a terminal, a live line while the starts are stepped (at most ten updates a second).
+    const bool live = ::isatty(::fileno(stderr)) != 0;
+    const auto began = std::chrono::steady_clock::now();
+    auto shown = began;
+    ncp::search::step_progress progress;
+    if (live)
+        progress = [&](std::size_t done, std::size_t shards) {
+            const auto now = std::chrono::steady_clock::now();
+            if (done < shards && now - shown < std::chrono::milliseconds(100)) return;
+            shown = now;
+            const double elapsed = std::chrono::duration<double>(now - began).count();
+            std::cerr << "\r\033[Ksearch: steps " << 100 * done / shards << " % (" << done << "/" << shards
+                      << " shards), " << std::fixed << std::setprecision(1)
+                      << elapsed / static_cast<double>(done) * static_cast<double>(shards - done) << " s left"
+                      << std::flush;
+        };
+    const auto summary = where == ncp::cli::device::gpu
+                             ? ncp::cli::gpu::run_search(cfg, std::move(models), weights, progress)
+                             : ncp::search::run_search(cfg, models, weights, threads, progress);
+    if (live) std::cerr << "\r\033[K" << std::flush;
+    std::cout << summary.text;
     return 0;
 }
 
