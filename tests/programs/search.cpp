@@ -281,7 +281,7 @@ TEST_CASE("bad input: models that do not fit, starts out of bounds, unknown task
     CHECK(contains(r.err, "missing.ckpt: no such checkpoint file"));
     r = run_cli(with({"--editing.starts", "100000000", "--editing.iters", "70"}));
     CHECK(r.status == 1);
-    CHECK(contains(r.err, "search: 100000000 starts x 71 records need about "));
+    CHECK(contains(r.err, "the search's records (100000000 starts x 71 recorded iterations) need about "));
     CHECK(contains(r.err, "of memory, more than the "));
     r = run_cli(with({"--editing.per_step_increase", "0"}));
     CHECK(r.status == 1);

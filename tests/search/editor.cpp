@@ -227,7 +227,7 @@ TEST_CASE_TEMPLATE("an exception in a shard reaches the caller; a search too lar
     mr_editor<B> huge(space, one_task<B>(), opt);
     const arch::code start = space.default_start();
     CHECK(contains(error_of([&] { huge.run(std::span(&start, 1)); }),
-                   "search: 1 starts x 1000000001 records need about "));
+                   "the search's records (1 starts x 1000000001 recorded iterations) need about "));
     CHECK(contains(error_of([&] { huge.check_memory(1); }), "of memory, more than the "));
 }
 

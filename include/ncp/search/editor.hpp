@@ -117,8 +117,9 @@ public:
     void check_memory(std::size_t starts) const {
         const double need = memory_estimate(starts), have = detail::available_memory();
         if (need > have)
-            throw error("search: " + std::to_string(starts) + " starts x " + std::to_string(static_cast<std::int64_t>(m_opt.iters) + 1) +
-                        " records need about " + detail::bytes_text(need) + " of memory, more than the " +
+            throw error("the search's records (" + std::to_string(starts) + " starts x " +
+                        std::to_string(static_cast<std::int64_t>(m_opt.iters) + 1) + " recorded iterations) need about " +
+                        detail::bytes_text(need) + " of memory, more than the " +
                         detail::bytes_text(have) + " available (fewer editing.starts or editing.iters)");
     }
 
