@@ -151,6 +151,19 @@ public:
         return r;
     }
 
+    /// Evaluates `codes` without stepping: a result whose candidates are the distinct codes in order (origin search,
+    /// iteration 0) with exact costs, predictions, objective, spread and stored records; no trajectories, no
+    /// selection. Codes outside the search bounds are allowed (nothing steps from them).
+    result<Space> score(std::span<const code_type> codes) {
+        result<Space> r = empty_result(0);
+        m_memo.clear();
+        m_memo.visit(codes, r, origin::search, 0, m_team);
+        return r;
+    }
+
+    /// S of a candidate with the stored main metrics of its known records (selection.hpp), if it is one.
+    std::optional<double> known_objective(const candidate<code_type>& c) const { return m_selector.known_objective(c); }
+
     /// d loss / dz of the step (objective.hpp; summed over the rows) at reference z-codes `z` (rows x dim).
     void loss_gradient(std::span<const T> z, index_t rows, std::span<T> grad) { m_stepper.loss_gradient(z, rows, grad); }
 
