@@ -187,7 +187,7 @@ class TrainResult:
         self.metrics = metrics
 
     def __repr__(self) -> str:
-        return f"<ncp.TrainResult best epoch {self.metrics['best_epoch']} of {len(self.metrics['epochs'])}>"
+        return f"<ncp.TrainResult: {len(self.metrics['epochs'])} epochs, best_epoch {self.metrics['best_epoch']}>"
 
 
 def train(cfg: PathLike, overrides: Overrides = None, data: Optional[Benchmark] = None) -> TrainResult:
