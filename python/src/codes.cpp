@@ -15,7 +15,8 @@ py::array_t<std::int64_t> parse_code(const std::string& text) {
     const auto values = arch::parse_model_code(text, arch::code_dim_of(text));
     py::array_t<std::int64_t> out(static_cast<py::ssize_t>(values.size()));
     auto v = out.mutable_unchecked<1>();
-    for (std::size_t i = 0; i < values.size(); ++i) v(static_cast<py::ssize_t>(i)) = static_cast<std::int64_t>(values[i]);
+    for (std::size_t i = 0; i < values.size(); ++i)
+        v(static_cast<py::ssize_t>(i)) = static_cast<std::int64_t>(values[i]);
     return out;
 }
 

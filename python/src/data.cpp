@@ -24,8 +24,10 @@ void bind_data(py::module_& m) {
     py::class_<data::benchmark>(m, "Benchmark")
         .def_readonly("setting", &data::benchmark::setting)
         .def_readonly("metric_names", &data::benchmark::metric_names)
-        .def_property_readonly("codes", [](const py::object& self) { return view(self.cast<const data::benchmark&>().codes, self); })
-        .def_property_readonly("metrics", [](const py::object& self) { return view(self.cast<const data::benchmark&>().metrics, self); });
+        .def_property_readonly(
+            "codes", [](const py::object& self) { return view(self.cast<const data::benchmark&>().codes, self); })
+        .def_property_readonly(
+            "metrics", [](const py::object& self) { return view(self.cast<const data::benchmark&>().metrics, self); });
     m.def(
         "load_benchmark",
         [](const std::filesystem::path& path) {

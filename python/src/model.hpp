@@ -12,11 +12,14 @@
 
 namespace ncp::python {
 
+/// One trained predictor (a checkpoint record and the model it describes).
 class model {
 public:
     /// The model `record` describes; `source` names it in errors (its file, or the training that made it).
     model(io::model_record record, std::string source)
-        : m_record(std::move(record)), m_source(std::move(source)), m_predictor(io::make_predictor(m_record, m_source)) {}
+        : m_record(std::move(record)),
+          m_source(std::move(source)),
+          m_predictor(io::make_predictor(m_record, m_source)) {}
 
     /// Metrics in original units (rows x outputs) of `codes` (code strings or an (n, input_dim) array), in
     /// evaluation mode. Calls from several Python threads take turns (prediction switches the model's mode).
@@ -38,10 +41,10 @@ public:
     const std::string& source() const { return m_source; }
 
 private:
-    io::model_record m_record;            ///< weights, statistics, metric groups, config
-    std::string m_source;                 ///< its file, or the training that made it
-    nn::predictor<float> m_predictor;     ///< built from m_record, evaluation mode
-    std::mutex m_mutex;                   ///< one prediction at a time
+    io::model_record m_record;         ///< weights, statistics, metric groups, config
+    std::string m_source;              ///< its file, or the training that made it
+    nn::predictor<float> m_predictor;  ///< built from m_record, evaluation mode
+    std::mutex m_mutex;                ///< one prediction at a time
 };
 
 }  // namespace ncp::python

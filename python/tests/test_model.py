@@ -4,12 +4,16 @@ Python, ncp.load_model, ncp.Predictor, and the errors of each."""
 import csv
 import io
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
 
 import ncp
 from conftest import SEG_CFG, cli_overrides, run_cli
+
+ALL_64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64"
 
 # metrics.json keys that depend on the config and the data only (threads and timings depend on the machine).
 DETERMINED = ["setting", "seed", "metrics", "train_records", "val_records", "best_epoch", "best_val_mae",
@@ -92,7 +96,7 @@ def test_errors_raise_ncp_error_with_the_message(trained, fast, workdir):
     with pytest.raises(ncp.Error, match=r"codes\[0\]: code \"1,2,3\" has 3 numbers; the model takes 27"):
         model.predict(["1,2,3"])
     with pytest.raises(ncp.Error, match=r"codes\[1\]: invalid code"):
-        model.predict(["64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64", "64_64"])
+        model.predict([ALL_64, "64_64"])
     bad = np.full((1, 27), 64.0)
     bad[0, 3] = np.nan
     with pytest.raises(ncp.Error, match=r"codes\[0, 3\] is not finite"):
@@ -101,3 +105,26 @@ def test_errors_raise_ncp_error_with_the_message(trained, fast, workdir):
         ncp.Predictor(SEG_CFG).query(bad)
     with pytest.raises(ncp.Error, match="3 codes but 2 metric values"):
         ncp.Predictor(SEG_CFG, fast).fit(np.full((3, 27), 64.0), [70.0, 71.0])
+
+
+def test_predict_releases_the_gil(trained):
+    """While a prediction of about 0.2 s runs in another thread, this one keeps running Python: no pause near that
+    long (a call holding the GIL would stop it for the whole prediction)."""
+    code = ncp.parse_code(ALL_64).astype(np.float64)
+    rows = 500
+    while True:
+        codes = np.tile(code, (rows, 1))
+        start = time.perf_counter()
+        trained.best.predict(codes)
+        alone = time.perf_counter() - start
+        if alone >= 0.2:
+            break
+        rows *= 2
+    worker = threading.Thread(target=trained.best.predict, args=(codes,))
+    longest, last = 0.0, time.perf_counter()
+    worker.start()
+    while worker.is_alive():
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    worker.join()
+    assert longest < alone / 2, (longest, alone)
