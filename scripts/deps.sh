@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages that building and testing ncp need (as root), unless they are already there.
 set -euo pipefail
 packages=(cmake make g++ libeigen3-dev libxtensor-dev xtl-dev libcereal-dev doctest-dev libyaml-cpp-dev
-          libbenchmark-dev python3 python3-numpy)
+          libbenchmark-dev python3 python3-numpy python3-dev pybind11-dev python3-pytest)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -250,3 +250,26 @@ TEST_CASE("the writer refuses what the format cannot hold, naming the setting") 
     b = sample(0);
     CHECK_THROWS_WITH_AS(ncp::io::encode_benchmark(b), doctest::Contains("at least one record"), ncp::error);
 }
+
+TEST_CASE("make_benchmark copies row-major tables into a checked benchmark") {
+    const benchmark s = sample(4, 3);
+    const std::vector<double> codes(s.codes.begin(), s.codes.end()), metrics(s.metrics.begin(), s.metrics.end());
+    const benchmark b = ncp::data::make_benchmark("sample", s.metric_names, codes, 3, metrics, "arrays");
+    CHECK(b.setting == "sample");
+    CHECK(b.metric_names == s.metric_names);
+    CHECK(b.codes == s.codes);
+    CHECK(b.metrics == s.metrics);
+    CHECK(ncp::io::encode_benchmark(b) == ncp::io::encode_benchmark(s));
+    auto make = [&](std::span<const double> c, std::size_t dim, std::span<const double> m) {
+        return ncp::test::error_of([&] { ncp::data::make_benchmark("sample", s.metric_names, c, dim, m, "arrays"); });
+    };
+    CHECK(contains(make(std::span(codes).first(11), 3, metrics), "arrays: 11 code values are not whole codes of 3"));
+    CHECK(contains(make(codes, 3, std::span(metrics).first(9)), "arrays: 4 codes but 9 metric values (expected 3"));
+    auto nan = metrics;
+    nan[4] = std::numeric_limits<double>::quiet_NaN();
+    CHECK(contains(make(codes, 3, nan), "arrays: metric of record 1, column 1 is not finite"));
+    CHECK(contains(make({}, 3, {}), "arrays: needs at least one record"));
+    CHECK(contains(ncp::test::error_of([&] { ncp::data::make_benchmark("sample", {"acc", "acc", "params"}, codes, 3,
+                                                                       metrics, "arrays"); }),
+                   "metric name 'acc' appears twice"));
+}

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "ncp/io/checkpoint.hpp"
 #include "test_support.hpp"
@@ -55,6 +56,7 @@ TEST_CASE("round trip") {
     CHECK(r.setting == "seg");
     CHECK(r.metric_groups == sample().metric_groups);
     CHECK(r.outputs() == 3);
+    CHECK(r.metric_names() == std::vector<std::string>{"mIoU", "flops", "params"});
     CHECK(r.output_std == sample().output_std);
     REQUIRE(r.parameters.size() == 2);
     CHECK(r.parameters[0].name == "trunk.1.weight");

@@ -202,3 +202,29 @@ TEST_CASE("the tape's training (what other backends run), on the CPU, agrees wit
         }
     }
 }
+
+TEST_CASE("training_data keeps the records data.subset draws; main_metric_only trains one head") {
+    const auto b = test::synthetic_benchmark("seg", {"mIoU", "mAcc", "aAcc", "flops", "params"}, 200, 5);
+    const auto all = train::training_data(config("seg", {}), b);
+    CHECK(all.codes == b.codes);
+    const auto cfg = config("seg", {{"data.subset", "50"}, {"data.subset_seed", "3"}});
+    const auto some = train::training_data(cfg, b);
+    const auto rows = train::training_records(cfg, b.size());
+    REQUIRE(some.size() == 50);
+    for (std::size_t i = 0; i < rows.size(); ++i) CHECK(some.metrics(i, 0) == b.metrics(rows[i], 0));
+    CHECK_THROWS_WITH_AS(train::training_data(config("seg", {{"data.subset", "201"}}), b),
+                         doctest::Contains("data.subset is 201 but"), error);
+
+    const auto one = train::main_metric_only(config("seg", {{"network.layer2_drop_ratio", "[0.25, 0.5, 0]"}}));
+    CHECK(one.data.metrics == std::vector<std::vector<std::string>>{{"mIoU"}});
+    CHECK(one.network.layer2_drop_ratio == std::vector<double>{0.25});
+    const auto r = train::train_predictor(io::load_config(test::source_dir() / "configs/seg.yaml",
+                                                          overrides{{"optimization.epoch", "1"}}),
+                                          b);
+    const auto r1 = train::train_predictor(
+        train::main_metric_only(io::load_config(test::source_dir() / "configs/seg.yaml",
+                                                overrides{{"optimization.epoch", "1"}})),
+        b);
+    CHECK(r.metric_names.size() == 5);
+    CHECK(r1.metric_names == std::vector<std::string>{"mIoU"});
+}

@@ -1,10 +1,11 @@
 #pragma once
 /// Codes as users write them, for a model of any code dimension: NAS-Bench-MR codes in either form of parse_code,
 /// NAS-Bench-201 codes as 30 comma-separated one-hot values or the benchmark's `|op~0|+...` string, other models'
-/// codes as comma-separated numbers.
+/// codes as comma-separated numbers; the canonical text of a code of either benchmark.
 
 #include <charconv>
 #include <cmath>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,27 @@ inline std::vector<double> parse_model_code(std::string_view text, index_t dim) 
     const auto values = detail::parse_numbers(text);
     if (static_cast<index_t>(values.size()) != dim) throw wrong_dimension(values.size());
     return values;
+}
+
+/// The code dimension a code's text is written in: 30 for NAS-Bench-201's string (it holds '|') or 30 numbers,
+/// else 27 (NAS-Bench-MR's string or 27 numbers; other counts are reported by parse_model_code). With
+/// parse_model_code, it reads a code of either space without being told which.
+inline index_t code_dim_of(std::string_view text) {
+    if (text.find('|') != std::string_view::npos) return static_cast<index_t>(nb201_code_size);
+    if (text.find(',') == std::string_view::npos) return static_cast<index_t>(code_size);
+    std::size_t commas = 0;
+    for (const char c : text) commas += c == ',';
+    return commas + 1 == nb201_code_size ? static_cast<index_t>(nb201_code_size) : static_cast<index_t>(code_size);
+}
+
+/// The canonical string form of a code given in original units, its space told by the length: 30 one-hot values
+/// give NAS-Bench-201's `|op~0|+...`, 27 whole numbers NAS-Bench-MR's `64_64-2_1_2_64-...`. Throws ncp::error for
+/// any other length or an invalid code.
+inline std::string code_string(std::span<const double> values) {
+    if (values.size() == nb201_code_size) return to_string(nb201_from_one_hot(values));
+    if (values.size() != code_size)
+        throw error("a code has 27 values (NAS-Bench-MR) or 30 (NAS-Bench-201), not " + std::to_string(values.size()));
+    return to_string(exact_code(values));
 }
 
 }  // namespace ncp::arch

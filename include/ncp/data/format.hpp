@@ -1,6 +1,7 @@
 #pragma once
 /// The benchmark table and its checked binary file format (`trainval.bin`, layout in README section "data").
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -156,6 +157,47 @@ inline void read_table(xt::xtensor<double, 2>& table, std::span<const std::byte>
 }
 
 }  // namespace detail
+
+/// Throws ncp::error, starting with `source`, unless `b` is a table the format can hold: a setting name and 1..
+/// max_metrics distinct metric names the format allows, at least one record, a code dimension of 1..max_code_dim, a
+/// metric table of one row per record and one column per name, and finite values only.
+inline void check_benchmark(const benchmark& b, const std::string& source) {
+    detail::check_name(b.setting, "setting name", source);
+    if (b.metric_names.empty() || b.metric_names.size() > max_metrics)
+        throw error(source + ": needs 1.." + std::to_string(max_metrics) + " metrics, has " +
+                    std::to_string(b.metric_names.size()));
+    for (const auto& name : b.metric_names) detail::check_name(name, "metric name", source);
+    detail::check_unique(b.metric_names, source);
+    if (b.size() == 0 || b.code_dim() == 0 || b.code_dim() > max_code_dim)
+        throw error(source + ": needs at least one record and a code dimension of 1.." + std::to_string(max_code_dim));
+    if (b.metrics.shape(0) != b.size() || b.metrics.shape(1) != b.metric_names.size())
+        throw error(source + ": metric table is " + std::to_string(b.metrics.shape(0)) + " x " +
+                    std::to_string(b.metrics.shape(1)) + ", expected " + std::to_string(b.size()) + " x " +
+                    std::to_string(b.metric_names.size()));
+    detail::check_finite(b.codes, "code", source);
+    detail::check_finite(b.metrics, "metric", source);
+}
+
+/// A benchmark from row-major tables held elsewhere (results a user measured, arrays from Python): `codes` holds
+/// records x `code_dim` values, `metrics` records x metric_names.size(); checked as check_benchmark does, and the
+/// two tables must have the same number of records. `source` names the input in errors.
+inline benchmark make_benchmark(std::string setting, std::vector<std::string> metric_names,
+                                std::span<const double> codes, std::size_t code_dim, std::span<const double> metrics,
+                                const std::string& source) {
+    if (code_dim == 0 || codes.size() % code_dim != 0)
+        throw error(source + ": " + std::to_string(codes.size()) + " code values are not whole codes of " +
+                    std::to_string(code_dim));
+    const std::size_t n = codes.size() / code_dim, m = metric_names.size();
+    if (metrics.size() != n * m)
+        throw error(source + ": " + std::to_string(n) + " codes but " + std::to_string(metrics.size()) +
+                    " metric values (expected " + std::to_string(m) + " per code)");
+    benchmark b{std::move(setting), std::move(metric_names), xt::xtensor<double, 2>::from_shape({n, code_dim}),
+                xt::xtensor<double, 2>::from_shape({n, m})};
+    std::copy(codes.begin(), codes.end(), b.codes.begin());
+    std::copy(metrics.begin(), metrics.end(), b.metrics.begin());
+    check_benchmark(b, source);
+    return b;
+}
 
 /// CRC-32 as zlib computes it (ISO-HDLC: reflected, polynomial 0x04C11DB7, init and final xor 0xFFFFFFFF);
 /// `crc` continues an earlier call's result.

@@ -18,22 +18,7 @@ namespace ncp::io {
 /// The file bytes of `b`, checksum included. Throws ncp::error (naming the setting) when `b` cannot be stored:
 /// no records, table shapes that disagree, names the format does not allow, or a non-finite value.
 inline std::vector<std::byte> encode_benchmark(const data::benchmark& b) {
-    const std::string source = "benchmark '" + b.setting + "'";
-    data::detail::check_name(b.setting, "setting name", source);
-    if (b.metric_names.empty() || b.metric_names.size() > data::max_metrics)
-        throw error(source + ": needs 1.." + std::to_string(data::max_metrics) + " metrics, has " +
-                    std::to_string(b.metric_names.size()));
-    for (const auto& name : b.metric_names) data::detail::check_name(name, "metric name", source);
-    data::detail::check_unique(b.metric_names, source);
-    if (b.size() == 0 || b.code_dim() == 0 || b.code_dim() > data::max_code_dim)
-        throw error(source + ": needs at least one record and a code dimension of 1.." +
-                    std::to_string(data::max_code_dim));
-    if (b.metrics.shape(0) != b.size() || b.metrics.shape(1) != b.metric_names.size())
-        throw error(source + ": metric table is " + std::to_string(b.metrics.shape(0)) + " x " +
-                    std::to_string(b.metrics.shape(1)) + ", expected " + std::to_string(b.size()) + " x " +
-                    std::to_string(b.metric_names.size()));
-    data::detail::check_finite(b.codes, "code", source);
-    data::detail::check_finite(b.metrics, "metric", source);
+    data::check_benchmark(b, "benchmark '" + b.setting + "'");
 
     std::vector<std::byte> out;
     out.reserve(64 + 8 * b.size() * (b.code_dim() + b.metric_names.size()));

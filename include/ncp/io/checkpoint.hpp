@@ -71,6 +71,12 @@ struct model_record {
         for (const auto& g : metric_groups) n += g.size();
         return n;
     }
+    /// Metric names over all groups, in output order.
+    std::vector<std::string> metric_names() const {
+        std::vector<std::string> names;
+        for (const auto& g : metric_groups) names.insert(names.end(), g.begin(), g.end());
+        return names;
+    }
 
     template <class Archive>
     void serialize(Archive& ar) {

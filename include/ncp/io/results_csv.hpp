@@ -78,23 +78,6 @@ inline std::vector<std::string> csv_fields(std::string_view line) {
     return fields;
 }
 
-/// The code dimension a code's text is written in: 30 for NAS-Bench-201's string (it holds '|') or 30 numbers,
-/// else 27 (NAS-Bench-MR's string or 27 numbers; other counts are reported by the parser).
-inline index_t code_dim_of(std::string_view text) {
-    if (text.find('|') != std::string_view::npos) return static_cast<index_t>(arch::nb201_code_size);
-    if (text.find(',') == std::string_view::npos) return static_cast<index_t>(arch::code_size);
-    std::size_t commas = 0;
-    for (const char c : text) commas += c == ',';
-    return commas + 1 == arch::nb201_code_size ? static_cast<index_t>(arch::nb201_code_size)
-                                               : static_cast<index_t>(arch::code_size);
-}
-
-/// The canonical string form of a code given in original units.
-inline std::string code_string(const std::vector<double>& values) {
-    if (values.size() == arch::nb201_code_size) return arch::to_string(arch::nb201_from_one_hot(values));
-    return arch::to_string(arch::exact_code(values));
-}
-
 }  // namespace detail
 
 /// Reads and checks a results file. `dim`: the code dimension every code must have (0: that of the first code).
@@ -150,12 +133,12 @@ inline results_table read_results(const std::filesystem::path& file, index_t dim
         std::vector<double> code;
         try {
             const std::string_view text = arch::detail::trim(fields[code_column]);
-            code = arch::parse_model_code(text, dim != 0 ? dim : detail::code_dim_of(text));
+            code = arch::parse_model_code(text, dim != 0 ? dim : arch::code_dim_of(text));
             if (dim == 0) dim = static_cast<index_t>(code.size());
         } catch (const error& e) {
             throw error(where + e.what());
         }
-        std::string canonical = detail::code_string(code);
+        std::string canonical = arch::code_string(code);
         if (const auto [at, fresh] = seen.emplace(canonical, number); !fresh)
             throw error(where + "code " + canonical + " is also on line " + std::to_string(at->second));
         std::vector<double> values;

@@ -62,7 +62,24 @@ inline std::vector<std::pair<std::string, double>> parse_weights(std::string_vie
 /// What a search printed and where it wrote.
 struct summary {
     std::string text;                 ///< the lines `ncp search` prints
-    std::filesystem::path directory;  ///< where ncp.json, ncp.csv, ncp.svg are
+    std::filesystem::path directory;  ///< where ncp.json, ncp.csv, ncp.svg are (or would be)
+    std::string json;                 ///< the text of ncp.json
+};
+
+/// A model for a search, already read: the task it belongs to, its checkpoint record, and what to call it.
+struct model_input {
+    std::string task;         ///< empty: the record's setting
+    io::model_record record;  ///< the trained model
+    std::string source;       ///< its file, or another name for it in errors
+};
+
+/// How a search runs, besides the config and the models.
+struct run_options {
+    std::vector<std::pair<std::string, double>> weights = {};  ///< task weights by name (default 1 each)
+    int threads = search::options{}.threads;  ///< host threads (>= 1); the results do not depend on them
+    step_progress progress = {};              ///< hears of the steps (stepper.hpp)
+    std::vector<std::string> starts = {};     ///< start codes as text, in place of the config's (empty: the config's)
+    bool write = true;                        ///< write ncp.json, ncp.csv and ncp.svg
 };
 
 /// The default checkpoint: <editing.model_path, or log_dir when empty>/<data.dataset>/best_model.ckpt.
@@ -87,15 +104,25 @@ inline std::string fixed(double v, int digits) {
     return s.str();
 }
 
-/// Start codes of the config: editing.start_file, else editing.starts random codes (seeded by SEED), else
-/// editing.start (the space's default when empty); then the editing.start_known best known records of task 0.
+/// Start codes: `given` (texts) when there are any, else the config's: editing.start_file, else editing.starts
+/// random codes (seeded by SEED), else editing.start (the space's default when empty); then the editing.start_known
+/// best known records of task 0.
 template <class Space>
 std::vector<typename Space::code_type> start_codes(const io::run_config& cfg, const Space& space, const truth& t0,
-                                                   const std::string& main_metric) {
+                                                   const std::string& main_metric,
+                                                   std::span<const std::string> given = {}) {
     using code_type = typename Space::code_type;
     std::vector<code_type> starts;
     const auto& e = cfg.editing;
-    if (!e.start_file.empty()) {
+    if (!given.empty()) {
+        for (std::size_t i = 0; i < given.size(); ++i) {
+            try {
+                starts.push_back(space.parse(given[i]));
+            } catch (const error& err) {
+                throw error("starts[" + std::to_string(i) + "]: " + err.what());
+            }
+        }
+    } else if (!e.start_file.empty()) {
         const std::string text = arch::read_text(e.start_file);
         for (const auto& line : arch::code_lines(text)) {
             try {
@@ -131,7 +158,7 @@ std::vector<typename Space::code_type> start_codes(const io::run_config& cfg, co
 
 template <class Space, class T, class Backend>
 summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>& loaded, std::vector<truth>& truths,
-               const std::string& title, int threads, const step_progress& progress) {
+               const std::string& title, const run_options& run) {
     std::vector<task<T, Backend>> tasks;
     for (auto& lt : loaded) {
         task<T, Backend> t{lt.name, lt.weight, {}};
@@ -141,18 +168,21 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
     }
     const std::string main_metric = loaded.front().records.front().metric_groups.front().front();
     options opt = make_options(cfg.editing);
-    opt.threads = threads;
+    opt.threads = run.threads;
     editor<Space, T, Backend> ed(space, std::move(tasks), opt);
     for (std::size_t k = 0; k < truths.size(); ++k) ed.set_truth(k, truths[k]);
     const auto& e = cfg.editing;  // refuse a search too large for memory before drawing its starts
-    ed.check_memory(static_cast<std::size_t>(e.start_file.empty() ? std::max(e.starts, 1) : 1) +
-                    static_cast<std::size_t>(std::max(e.start_known, 0)));
-    const auto starts = start_codes(cfg, ed.space(), truths[0], main_metric);
-    const auto r = ed.run(starts, progress);
+    const std::size_t drawn = !run.starts.empty()      ? run.starts.size()
+                              : e.start_file.empty() ? static_cast<std::size_t>(std::max(e.starts, 1))
+                                                     : 1;
+    ed.check_memory(drawn + static_cast<std::size_t>(std::max(e.start_known, 0)));
+    const auto starts = start_codes(cfg, ed.space(), truths[0], main_metric, run.starts);
+    const auto r = ed.run(starts, run.progress);
 
     const std::filesystem::path dir = std::filesystem::path(cfg.log_dir) / title;
     const report<Space> rep{r, ed.space(), truths, title};
-    write_results(dir, rep);
+    std::string json = results_json(rep);
+    if (run.write) write_results(dir, rep, json);
 
     // The summary.
     std::ostringstream out;
@@ -203,36 +233,35 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
     out << ", objective " << fixed(sel.objective, 4) << ", spread " << fixed(sel.spread, 4);
     if (r.repaired) out << "; no visited code met the budgets: repaired";
     if (r.best_known) out << "; best known record: " << ed.space().to_string(r.candidates[*r.best_known].code);
-    out << "\nPareto set: " << r.pareto.size() << " codes\noutputs: " << (dir / "ncp.json").string() << ", "
-        << (dir / "ncp.csv").string() << ", " << (dir / "ncp.svg").string() << "\n";
-    return {out.str(), dir};
+    out << "\nPareto set: " << r.pareto.size() << " codes\n";
+    if (run.write)
+        out << "outputs: " << (dir / "ncp.json").string() << ", " << (dir / "ncp.csv").string() << ", "
+            << (dir / "ncp.svg").string() << "\n";
+    return {out.str(), dir, std::move(json)};
 }
 
 }  // namespace detail
 
-/// Runs `ncp search`: loads the checkpoints (`models`, or default_model(cfg)), groups them into tasks (several of
-/// one name: an ensemble), applies `weights` (names must be tasks), picks the space from the code dimension (27:
-/// NAS-Bench-MR, 30: NAS-Bench-201), loads each task's benchmark file where present (stored results; the records
-/// the config trains on are the known ones), builds the start codes, searches, writes the outputs into
-/// <log_dir>/<dataset> (tasks joined by '+' when several) and returns the summary. Throws ncp::error naming the
-/// input for models that do not fit the config or each other, unknown task names, bad start codes and budgets no
-/// architecture meets. `threads` (>= 1) step the batch and evaluate new codes; the results do not depend on it.
-/// `progress` hears of the steps (stepper.hpp).
+/// Runs `ncp search` on models already read: groups them into tasks (several of one name: an ensemble), applies
+/// run.weights (names must be tasks), picks the space from the code dimension (27: NAS-Bench-MR, 30:
+/// NAS-Bench-201), loads each task's benchmark file where present (stored results; the records the config trains
+/// on are the known ones), builds the start codes (run.starts, or the config's), searches, writes the outputs into
+/// <log_dir>/<dataset> (tasks joined by '+' when several) when run.write, and returns the summary. Throws
+/// ncp::error naming the input for no models, models that do not fit the config or each other, unknown task names,
+/// bad start codes and budgets no architecture meets. run.threads (>= 1) step the batch and evaluate new codes; the
+/// results do not depend on them.
 template <class T = float, class Backend = default_backend>
-summary run_search(const io::run_config& cfg, std::vector<model_arg> models,
-                   const std::vector<std::pair<std::string, double>>& weights = {},
-                   int threads = search::options{}.threads, const step_progress& progress = {}) {
-    if (models.empty()) models.push_back({"", default_model(cfg)});
+summary run_search(const io::run_config& cfg, std::vector<model_input> models, const run_options& run = {}) {
+    if (models.empty()) throw error("a search needs at least one model");
     std::vector<detail::loaded_task> loaded;
-    for (const auto& m : models) {
-        io::model_record rec = io::load_checkpoint(m.path);
-        const std::string name = m.task.empty() ? rec.setting : m.task;
+    for (auto& m : models) {
+        const std::string name = m.task.empty() ? m.record.setting : m.task;
         auto found = std::find_if(loaded.begin(), loaded.end(), [&](const auto& t) { return t.name == name; });
         if (found == loaded.end()) found = loaded.insert(loaded.end(), detail::loaded_task{name, 1, {}, {}});
-        found->records.push_back(std::move(rec));
-        found->paths.push_back(m.path.string());
+        found->records.push_back(std::move(m.record));
+        found->paths.push_back(std::move(m.source));
     }
-    for (const auto& [name, w] : weights) {
+    for (const auto& [name, w] : run.weights) {
         auto found = std::find_if(loaded.begin(), loaded.end(), [&](const auto& t) { return t.name == name; });
         if (found == loaded.end()) {
             std::string names;
@@ -291,11 +320,24 @@ summary run_search(const io::run_config& cfg, std::vector<model_arg> models,
     if (nb201) {
         const data::benchmark* table = truths[0].table;
         return detail::run_in<nb201_space, T, Backend>(cfg, table ? nb201_space(*table) : nb201_space(), loaded, truths,
-                                                       title, threads, progress);
+                                                       title, run);
     }
     return detail::run_in<mr_space, T, Backend>(
         cfg, mr_space(cfg.editing.max_value_alpha, parse_convention(cfg.editing.convention)), loaded, truths, title,
-        threads, progress);
+        run);
+}
+
+/// Runs `ncp search` on checkpoint files: reads `models` (default_model(cfg) when there are none) and searches as
+/// the overload above does, writing the outputs. `threads` (>= 1) step the batch and evaluate new codes; the
+/// results do not depend on them. `progress` hears of the steps (stepper.hpp).
+template <class T = float, class Backend = default_backend>
+summary run_search(const io::run_config& cfg, std::vector<model_arg> models,
+                   const std::vector<std::pair<std::string, double>>& weights = {},
+                   int threads = search::options{}.threads, const step_progress& progress = {}) {
+    if (models.empty()) models.push_back({"", default_model(cfg)});
+    std::vector<model_input> inputs;
+    for (const auto& m : models) inputs.push_back({m.task, io::load_checkpoint(m.path), m.path.string()});
+    return run_search<T, Backend>(cfg, std::move(inputs), {weights, threads, progress, {}, true});
 }
 
 }  // namespace ncp::search

@@ -399,13 +399,14 @@ std::string results_svg(const report<Space>& rep) {
     return io::render_svg(panels, title, 2);
 }
 
-/// Writes ncp.json, ncp.csv and ncp.svg into `dir` (created), each atomically.
+/// Writes ncp.json (`json`, the text results_json(rep) gave), ncp.csv and ncp.svg into `dir` (created), each
+/// atomically.
 template <class Space>
-void write_results(const std::filesystem::path& dir, const report<Space>& rep) {
+void write_results(const std::filesystem::path& dir, const report<Space>& rep, const std::string& json) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) throw error(dir.string() + ": cannot create the output folder (" + ec.message() + ")");
-    io::atomic_write(dir / "ncp.json", results_json(rep));
+    io::atomic_write(dir / "ncp.json", json);
     io::atomic_write(dir / "ncp.csv", results_csv(rep));
     io::atomic_write(dir / "ncp.svg", results_svg(rep));
 }

@@ -102,6 +102,12 @@ inline std::vector<std::size_t> training_records(const io::run_config& cfg, std:
                                static_cast<std::uint64_t>(cfg.data.subset_seed));
 }
 
+/// The records of `b` that a config trains on: data.subset of them (training_records), or all.
+inline data::benchmark training_data(const io::run_config& cfg, data::benchmark b) {
+    if (cfg.data.subset == 0) return b;
+    return data::select_records(b, training_records(cfg, b.size()));
+}
+
 /// Loads the config's benchmark file, whole (`subset` false) or the records it trains on (data.subset); a missing
 /// file is an error naming it and how to create it.
 inline data::benchmark load_data(const io::run_config& cfg, bool subset = true) {
@@ -112,8 +118,17 @@ inline data::benchmark load_data(const io::run_config& cfg, bool subset = true) 
                     "scripts/convert_pkl.py <NAS-Bench-MR>/" + cfg.data.dataset + "/trainval.pkl " + file.string() +
                     " (or set data.path)");
     data::benchmark b = data::load_benchmark(file);
-    if (!subset || cfg.data.subset == 0) return b;
-    return data::select_records(b, training_records(cfg, b.size()));
+    if (!subset) return b;
+    return training_data(cfg, std::move(b));
+}
+
+/// The config training on its main metric alone (the first name of data.metrics, one head with that head's
+/// dropout): what a predictor fitted to one column of results, the main metric, trains on.
+inline io::run_config main_metric_only(io::run_config cfg) {
+    cfg.data.metrics = {{cfg.data.metrics.at(0).at(0)}};
+    cfg.network.layer2_drop_ratio = {cfg.network.layer2_drop_ratio.at(0)};
+    io::validate(cfg);
+    return cfg;
 }
 
 namespace detail {

@@ -1,0 +1,83 @@
+"""ncp.search against `ncp search` on the same checkpoints: the same ncp.json (and, with write=True, the same three
+files), ensembles and named tasks, given start codes, and the errors."""
+
+import json
+
+import pytest
+
+import ncp
+from conftest import SEG_CFG, cli_overrides, run_cli
+
+ALL_64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2_4_2_2_2_2_64_64_64_64-64"
+SMALL = ALL_64.replace("64", "32")
+
+
+@pytest.fixture(scope="module")
+def models(fast, workdir):
+    """The best and last models of a short training, and their checkpoints saved from Python."""
+    result = ncp.train(SEG_CFG, fast)
+    paths = (workdir / "best.ckpt", workdir / "last.ckpt")
+    result.best.save(paths[0])
+    result.last.save(paths[1])
+    return result.best, result.last, paths
+
+
+@pytest.fixture(scope="module")
+def editing(fast):
+    return {**fast, "editing.starts": 4, "editing.iters": 12}
+
+
+def program_files(workdir, name, overrides, *model_args):
+    """Runs `ncp search` with its own log_dir; returns the folder holding ncp.json, ncp.csv and ncp.svg."""
+    log_dir = workdir / name
+    run_cli("search", "--cfg", SEG_CFG, *model_args, *cli_overrides({**overrides, "log_dir": str(log_dir)}))
+    return log_dir / "seg"
+
+
+def test_search_returns_and_writes_what_ncp_search_writes(models, editing, workdir):
+    best, _, paths = models
+    program = program_files(workdir, "cli-one", editing, "--model", paths[0])
+    found = ncp.search(SEG_CFG, best, editing)
+    assert found == json.loads((program / "ncp.json").read_text())
+    assert found["starts"] == 4 and len(found["trajectories"]) == 4
+    assert found["tasks"][0]["name"] == "synthetic"
+    assert not (workdir / "out" / "seg" / "ncp.json").exists()  # write=False writes nothing
+    log_dir = workdir / "python-one"
+    ncp.search(SEG_CFG, ncp.load_model(paths[0]), {**editing, "log_dir": str(log_dir)}, write=True)
+    for name in ("ncp.json", "ncp.csv", "ncp.svg"):
+        assert (log_dir / "seg" / name).read_bytes() == (program / name).read_bytes(), name
+
+
+def test_ensembles_named_tasks_and_start_codes(models, editing, workdir):
+    best, last, paths = models
+    program = program_files(workdir, "cli-ensemble", editing, "--model", f"seg={paths[0]}", "--model",
+                            f"seg={paths[1]}")
+    found = ncp.search(SEG_CFG, {"seg": [best, last]}, editing)
+    assert found == json.loads((program / "ncp.json").read_text())
+    assert found["tasks"][0] == {**found["tasks"][0], "name": "seg", "models": 2}
+    program = program_files(workdir, "cli-list", editing, "--model", paths[0], "--model", paths[1])
+    assert ncp.search(SEG_CFG, [best, last], editing) == json.loads((program / "ncp.json").read_text())
+
+    starts = workdir / "starts.txt"
+    starts.write_text(f"{ALL_64}\n{SMALL}\n")
+    program = program_files(workdir, "cli-starts", {**editing, "editing.start_file": str(starts)}, "--model", paths[0])
+    expected = json.loads((program / "ncp.json").read_text())
+    assert ncp.search(SEG_CFG, best, editing, starts=[ALL_64, SMALL]) == expected
+    assert ncp.search(SEG_CFG, best, editing, starts=[ncp.parse_code(ALL_64), ncp.parse_code(SMALL)]) == expected
+    assert expected["starts"] == 2
+
+
+def test_errors_raise_ncp_error_with_the_message(models, editing):
+    best, last, _ = models
+    with pytest.raises(ncp.Error, match=r"starts\[1\]: invalid code"):
+        ncp.search(SEG_CFG, best, editing, starts=[ALL_64, "64_64"])
+    with pytest.raises(ncp.Error, match="unknown task name 'cls'"):
+        ncp.search(SEG_CFG, best, editing, weights={"cls": 2.0})
+    with pytest.raises(ncp.Error, match="unknown config key 'editing.iterz'"):
+        ncp.search(SEG_CFG, best, {**editing, "editing.iterz": 3})
+    with pytest.raises(ncp.Error, match=r"the model predicts \[\[mIoU\], \[mAcc, aAcc\], \[flops, params\]\]"):
+        ncp.search(SEG_CFG, best, {**editing, "data.metrics": [["mIoU"]], "network.layer2_drop_ratio": [0.5]})
+    with pytest.raises(ncp.Error, match="at least one model"):
+        ncp.search(SEG_CFG, [], editing)
+    with pytest.raises(TypeError, match="expected ncp.Model"):
+        ncp.search(SEG_CFG, [best, "best.ckpt"], editing)
