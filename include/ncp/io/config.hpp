@@ -114,7 +114,9 @@ struct ask_config {
     int start_known = 10;             ///< NCP starts: the best known codes
     int random_starts = 0;            ///< NCP starts: this many random codes besides
     bool neighbours = true;           ///< also propose the one-step neighbours of the start_known best
-    int min_distance = 1;             ///< proposals at least this many grid steps (edges) apart
+    double clip = 0;                  ///< main-metric targets below their clip-quantile are raised to it (0: off)
+    int radius = 0;                   ///< diversity: a candidate is passed over while max_within proposals lie
+    int max_within = 1;               ///< within radius grid steps (edges) of it
 };
 
 /// One run's configuration: every key of the original configs plus ncp's additions.
@@ -202,7 +204,9 @@ void for_each_config_field(Config& c, F&& f) {
     f("ask.start_known", a.start_known);
     f("ask.random_starts", a.random_starts);
     f("ask.neighbours", a.neighbours);
-    f("ask.min_distance", a.min_distance);
+    f("ask.clip", a.clip);
+    f("ask.radius", a.radius);
+    f("ask.max_within", a.max_within);
 }
 
 /// Where a value came from, for messages: "configs/seg.yaml:12" or "--optimization.epoch".
@@ -389,7 +393,9 @@ inline void validate(const run_config& c) {
     require(a.beta >= 0, "ask.beta", "must not be negative");
     require(a.start_known >= 0, "ask.start_known", "must not be negative");
     require(a.random_starts >= 0, "ask.random_starts", "must not be negative");
-    require(a.min_distance >= 1, "ask.min_distance", "must be at least 1 (distinct codes)");
+    require(a.clip >= 0 && a.clip < 1, "ask.clip", "must be in [0, 1) (0: off)");
+    require(a.radius >= 0, "ask.radius", "must not be negative (0: only distinct codes)");
+    require(a.max_within >= 1, "ask.max_within", "must be at least 1");
 }
 
 /// Applies `--section.key value` pairs (the original's override syntax) on top of `cfg`. Each key must exist;

@@ -3,7 +3,8 @@
 /// ensemble of predictors, then K new architectures to train next. Candidates are the codes NCP's gradient steps
 /// visit from the best known codes (and those codes' one-step neighbours), or, with a pool, every pool code not yet
 /// known; each is scored by an acquisition on the ensemble's mean and spread of the objective S (section 7), and the
-/// batch is chosen greedily, best first, at least `ask.min_distance` apart. With nothing known, K seeded random codes.
+/// batch is chosen greedily, best first, passing over a candidate while `ask.max_within` proposals lie within
+/// `ask.radius` of it. With nothing known, K seeded random codes.
 
 #include <algorithm>
 #include <cmath>
@@ -41,7 +42,8 @@ struct proposal {
 using ask_progress = std::function<void(const std::string&)>;
 
 /// The known results as a benchmark in memory: setting cfg.data.dataset, the metrics of cfg.data.metrics (group
-/// order) taken from `known` by name. Throws naming `file` when a metric has no column.
+/// order) taken from `known` by name, the main metric raised to its ask.clip-quantile where it lies below (linear
+/// interpolation between order statistics, as numpy's default). Throws naming `file` when a metric has no column.
 inline data::benchmark known_benchmark(const io::run_config& cfg, const io::results_table& known,
                                        const std::string& file) {
     data::benchmark b;
@@ -58,6 +60,16 @@ inline data::benchmark known_benchmark(const io::run_config& cfg, const io::resu
     for (std::size_t r = 0; r < n; ++r) {
         for (std::size_t i = 0; i < d; ++i) b.codes(r, i) = known.codes[r][i];
         for (std::size_t c = 0; c < columns.size(); ++c) b.metrics(r, c) = known.values[r][columns[c]];
+    }
+    if (cfg.ask.clip > 0 && n > 0) {
+        std::vector<double> main(n);
+        for (std::size_t r = 0; r < n; ++r) main[r] = b.metrics(r, 0);
+        std::sort(main.begin(), main.end());
+        const double at = cfg.ask.clip * static_cast<double>(n - 1);
+        const auto below = static_cast<std::size_t>(std::floor(at));
+        const double floor_value =
+            main[below] + (below + 1 < n ? (at - static_cast<double>(below)) * (main[below + 1] - main[below]) : 0.0);
+        for (std::size_t r = 0; r < n; ++r) b.metrics(r, 0) = std::max(b.metrics(r, 0), floor_value);
     }
     return b;
 }
@@ -200,7 +212,7 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
     }
     const auto scored = ed.score(codes);
 
-    // The acquisition of each candidate, then the batch: best first, at least min_distance apart.
+    // The acquisition of each candidate, then the batch: best first, passing over crowded candidates.
     double best_known = -std::numeric_limits<double>::infinity();
     for (const auto& c : ed.score(known_codes).candidates)
         if (const auto s = ed.known_objective(c)) best_known = std::max(best_known, *s);
@@ -229,9 +241,9 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
     std::vector<bool> used(ranked.size(), false);
     for (std::size_t k = 0; k < ranked.size() && out.size() < n; ++k) {
         const auto& c = scored.candidates[ranked[k].second];
-        bool apart = true;
-        for (const auto& p : out) apart = apart && Space::distance(p.code, c.code) >= a.min_distance;
-        if (!apart) continue;
+        int within = 0;
+        for (const auto& p : out) within += Space::distance(p.code, c.code) <= a.radius;
+        if (within >= a.max_within) continue;
         take(ranked[k].second, -ranked[k].first);
         used[k] = true;
     }
