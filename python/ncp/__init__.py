@@ -34,6 +34,7 @@ __all__ = [
     "Error",
     "Model",
     "Predictor",
+    "ask",
     "TrainResult",
     "count",
     "format_code",
@@ -230,6 +231,32 @@ def search(cfg: PathLike, models: Union[Model, Sequence[Model], Mapping[str, Uni
     weight_pairs = [(str(k), float(v)) for k, v in (weights or {}).items()]
     text = _ncp.search(cfg, _override_pairs(overrides), pairs, weight_pairs, start_texts, write)
     return json.loads(text)
+
+
+def ask(cfg: PathLike, known_codes: Codes, known_metrics: npt.ArrayLike, n: int,
+        pool: Optional[Codes] = None, seed: int = 233, overrides: Overrides = None,
+        threads: Optional[int] = None) -> List[Dict[str, Any]]:
+    """The next ``n`` architectures to train, as ``ncp ask`` proposes them (the closed loop): ``known_codes`` (code
+    strings or an ``(k, d)`` array) with ``known_metrics`` (``(k, m)``: every metric of the config's data.metrics,
+    in group order) are the results so far (none: ``n`` seeded random codes); ``pool`` restricts the proposals to
+    its codes; ``seed`` is the config's SEED. Returns what ``PROPOSALS.csv`` holds, best first: one dict per code
+    with ``code``, ``predicted_<main metric>``, ``spread``, ``flops_g``, ``params_m`` (``None`` where unknown).
+    ``threads``: default the machine's; the proposals do not depend on it. Raises :class:`Error` as the program
+    fails."""
+    changes = _override_pairs(overrides) + [("SEED", str(int(seed)))]
+    metrics = np.asarray(known_metrics, dtype=np.float64)
+    text = _ncp.ask(cfg, changes, known_codes, metrics.reshape(len(metrics), -1) if metrics.size else metrics,
+                    int(n), pool, int(threads or os.cpu_count() or 1))
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    out = []
+    for line in lines[1:]:
+        fields = line.split(",")
+        row: Dict[str, Any] = {"code": fields[0]}
+        for name, value in zip(header[1:], fields[1:]):
+            row[name] = float(value) if value else None
+        out.append(row)
+    return out
 
 
 class Predictor:

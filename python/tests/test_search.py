@@ -81,3 +81,39 @@ def test_errors_raise_ncp_error_with_the_message(models, editing):
         ncp.search(SEG_CFG, [], editing)
     with pytest.raises(TypeError, match="expected ncp.Model"):
         ncp.search(SEG_CFG, [best, "best.ckpt"], editing)
+
+
+def test_ask_proposes_what_ncp_ask_proposes(synthetic, workdir):
+    """ncp.ask against `ncp ask` on the same known results: with nothing known, from a pool, and without one."""
+    bench = ncp.load_benchmark(synthetic)
+    codes = [ncp.format_code(c) for c in bench.codes[:12]]
+    quick = {"ask.members": 2, "optimization.epoch": 5, "editing.use_flops": False, "editing.iters": 4}
+    known = workdir / "known.csv"
+    with open(known, "w") as f:
+        f.write("code," + ",".join(bench.metric_names) + "\n")
+        for code, row in zip(codes[:8], bench.metrics[:8]):
+            f.write(code + "," + ",".join(repr(float(v)) for v in row) + "\n")
+    pool = workdir / "pool.txt"
+    pool.write_text("\n".join(ncp.format_code(c) for c in bench.codes[:100]) + "\n")
+
+    def program(out, known_file, *extra):
+        run_cli("ask", "--cfg", SEG_CFG, "--known", known_file, "--n", 5, "--out", out, "--SEED", 7,
+                *cli_overrides(quick), *extra)
+        lines = out.read_text().splitlines()
+        header = lines[0].split(",")
+        assert header == ["code", "predicted_mIoU", "spread", "flops_g", "params_m"]
+        return [{"code": f[0], **{k: (float(v) if v else None) for k, v in zip(header[1:], f[1:])}}
+                for f in (line.split(",") for line in lines[1:])]
+
+    nothing = ncp.ask(SEG_CFG, [], [], 5, seed=7, overrides=quick)
+    assert nothing == program(workdir / "p0.csv", workdir / "none.csv")
+    assert all(p["predicted_mIoU"] is None for p in nothing)
+    found = ncp.ask(SEG_CFG, codes[:8], bench.metrics[:8], 5, pool=bench.codes[:100], seed=7, overrides=quick)
+    assert found == program(workdir / "p1.csv", known, "--pool", pool)
+    assert {p["code"] for p in found}.isdisjoint(codes[:8])
+    assert ncp.ask(SEG_CFG, bench.codes[:8], bench.metrics[:8], 5, seed=7, overrides=quick, threads=1) == \
+        program(workdir / "p2.csv", known, "--threads", 2)
+    with pytest.raises(ncp.Error, match="known results row 1: code .* is also row 0"):
+        ncp.ask(SEG_CFG, [codes[0], codes[0]], bench.metrics[:2], 5, overrides=quick)
+    with pytest.raises(ncp.Error, match=r"known_metrics: expected an \(n, 5\) array"):
+        ncp.ask(SEG_CFG, codes[:2], bench.metrics[:2, :3], 5, overrides=quick)

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -31,7 +32,7 @@ struct results_table {
     std::vector<std::string> code_text;       ///< per row: the code in its canonical string form
     std::vector<std::vector<double>> values;  ///< per row: the metrics, in `columns` order
     std::vector<std::vector<std::string>> value_text;  ///< per row: the metric fields as written, `columns` order
-    std::vector<std::size_t> lines;           ///< per row: its line in the file (from 1)
+    std::vector<std::size_t> lines;           ///< per row: its line in the file (from 1), or row (make_results)
 
     /// Rows.
     std::size_t size() const { return codes.size(); }
@@ -162,6 +163,48 @@ inline results_table read_results(const std::filesystem::path& file, index_t dim
         t.lines.push_back(number);
     }
     if (!header && !missing_ok) throw error(name + ": empty (expected a header code,<metric>,...)");
+    return t;
+}
+
+/// A results table from values held in memory (the Python package's `ncp.ask`): `codes[r]` in original units,
+/// `metrics` row-major with one value per column. The checks are read_results', errors naming `source` and the row
+/// (from 0): an invalid code or one of another dimension, a value that is not finite, a code twice.
+inline results_table make_results(std::vector<std::string> columns, const std::vector<std::vector<double>>& codes,
+                                  std::span<const double> metrics, const std::string& source) {
+    if (metrics.size() != codes.size() * columns.size())
+        throw error(source + ": " + std::to_string(codes.size()) + " codes but " + std::to_string(metrics.size()) +
+                    " metric values (expected " + std::to_string(columns.size()) + " per code)");
+    results_table t;
+    t.header = true;
+    t.columns = std::move(columns);
+    std::map<std::string, std::size_t> seen;
+    for (std::size_t r = 0; r < codes.size(); ++r) {
+        const std::string where = source + " row " + std::to_string(r) + ": ";
+        if (r > 0 && codes[r].size() != codes[0].size())
+            throw error(where + "a code of " + std::to_string(codes[r].size()) + " values after codes of " +
+                        std::to_string(codes[0].size()));
+        std::string canonical;
+        try {
+            canonical = arch::code_string(codes[r]);
+        } catch (const error& e) {
+            throw error(where + e.what());
+        }
+        if (const auto [at, fresh] = seen.emplace(canonical, r); !fresh)
+            throw error(where + "code " + canonical + " is also row " + std::to_string(at->second));
+        std::vector<double> values(metrics.begin() + static_cast<std::ptrdiff_t>(r * t.columns.size()),
+                                   metrics.begin() + static_cast<std::ptrdiff_t>((r + 1) * t.columns.size()));
+        std::vector<std::string> text;
+        for (std::size_t c = 0; c < values.size(); ++c) {
+            if (!std::isfinite(values[c])) throw error(where + t.columns[c] + " is not a finite number");
+            char buffer[32];  // shortest text that reads back to the same double
+            text.emplace_back(buffer, std::to_chars(buffer, buffer + sizeof buffer, values[c]).ptr);
+        }
+        t.codes.push_back(codes[r]);
+        t.code_text.push_back(std::move(canonical));
+        t.values.push_back(std::move(values));
+        t.value_text.push_back(std::move(text));
+        t.lines.push_back(r);
+    }
     return t;
 }
 

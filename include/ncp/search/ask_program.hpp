@@ -27,14 +27,14 @@ struct ask_request {
 
 namespace detail {
 
-/// The codes of a pool file (code_list.hpp's lines), in the space's form; errors name the file and line.
-template <class Space>
-std::vector<typename Space::code_type> read_pool(const std::filesystem::path& file, const Space& space) {
-    std::vector<typename Space::code_type> codes;
+/// The codes of a pool file (code_list.hpp's lines) in original units, `dim` values each; errors name the file and
+/// line.
+inline std::vector<std::vector<double>> read_pool(const std::filesystem::path& file, index_t dim) {
+    std::vector<std::vector<double>> codes;
     const std::string text = arch::read_text(file);
     for (const auto& line : arch::code_lines(text)) {
         try {
-            codes.push_back(space.exact(arch::parse_model_code(line.text, static_cast<index_t>(Space::dim))));
+            codes.push_back(arch::parse_model_code(line.text, dim));
         } catch (const error& e) {
             throw error(file.string() + " line " + std::to_string(line.line) + ": " + e.what());
         }
@@ -65,25 +65,50 @@ std::string proposals_csv(const Space& space, const std::string& main,
 }
 
 template <class Space>
-std::size_t ask_in(const io::run_config& cfg, const Space& space, const ask_request& req, const ask_progress& progress) {
-    const io::results_table known = io::read_results(req.known, static_cast<index_t>(Space::dim), true);
-    std::optional<std::vector<typename Space::code_type>> pool;
-    if (req.pool) pool = read_pool(*req.pool, space);
-    const auto proposals =
-        propose(cfg, space, known, req.known.string(), req.n, pool ? &*pool : nullptr, req.threads, progress);
-    io::atomic_write(req.out, proposals_csv(space, cfg.data.metrics.front().front(), proposals));
-    return proposals.size();
+std::string ask_in(const io::run_config& cfg, const Space& space, const io::results_table& known,
+                   const std::string& source, std::size_t n, const std::vector<std::vector<double>>* pool, int threads,
+                   const ask_progress& progress) {
+    std::vector<typename Space::code_type> codes;
+    if (pool != nullptr)
+        for (std::size_t i = 0; i < pool->size(); ++i) {
+            try {
+                codes.push_back(space.exact((*pool)[i]));
+            } catch (const error& e) {
+                throw error("pool code " + std::to_string(i) + ": " + e.what());
+            }
+        }
+    const auto proposals = propose(cfg, space, known, source, n, pool ? &codes : nullptr, threads, progress);
+    return proposals_csv(space, cfg.data.metrics.front().front(), proposals);
 }
 
 }  // namespace detail
 
-/// Runs `ncp ask`: reads the known results and the pool, proposes req.n codes (ask.hpp) and writes req.out.
-/// NAS-Bench-201 for data.dataset nas-bench-201 (no costs: ask never reads a benchmark file), else NAS-Bench-MR with
-/// costs counted in editing.convention. Returns the number of proposals.
+/// The code dimension of the config's space: NAS-Bench-201's 30 for data.dataset nas-bench-201, else 27.
+inline index_t ask_dim(const io::run_config& cfg) {
+    return static_cast<index_t>(cfg.data.dataset == "nas-bench-201" ? nb201_space::dim : mr_space::dim);
+}
+
+/// PROPOSALS.csv's text (ask.hpp) for the known results `known` (checked; `source` names them in errors) and an
+/// optional pool (codes in original units): NAS-Bench-201 for data.dataset nas-bench-201 (no costs: ask never reads
+/// a benchmark file), else NAS-Bench-MR with costs counted in editing.convention.
+inline std::string ask_csv(const io::run_config& cfg, const io::results_table& known, const std::string& source,
+                           std::size_t n, const std::vector<std::vector<double>>* pool, int threads,
+                           const ask_progress& progress = {}) {
+    if (cfg.data.dataset == "nas-bench-201")
+        return detail::ask_in(cfg, nb201_space(), known, source, n, pool, threads, progress);
+    return detail::ask_in(cfg, mr_space(cfg.editing.max_value_alpha, parse_convention(cfg.editing.convention)), known,
+                          source, n, pool, threads, progress);
+}
+
+/// Runs `ncp ask`: reads the known results and the pool, proposes req.n codes and writes req.out atomically.
+/// Returns the number of proposals.
 inline std::size_t run_ask(const io::run_config& cfg, const ask_request& req, const ask_progress& progress = {}) {
-    if (cfg.data.dataset == "nas-bench-201") return detail::ask_in(cfg, nb201_space(), req, progress);
-    return detail::ask_in(cfg, mr_space(cfg.editing.max_value_alpha, parse_convention(cfg.editing.convention)), req,
-                          progress);
+    const io::results_table known = io::read_results(req.known, ask_dim(cfg), true);
+    std::optional<std::vector<std::vector<double>>> pool;
+    if (req.pool) pool = detail::read_pool(*req.pool, ask_dim(cfg));
+    io::atomic_write(req.out, ask_csv(cfg, known, req.known.string(), req.n, pool ? &*pool : nullptr, req.threads,
+                                      progress));
+    return req.n;
 }
 
 }  // namespace ncp::search
