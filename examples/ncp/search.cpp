@@ -1,6 +1,6 @@
-/// `ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--device cpu|gpu] [--section.key value
-/// ...]`: NCP on trained predictors; writes ncp.json, ncp.csv and ncp.svg into <log_dir>/<dataset>/ and prints the
-/// selected architecture.
+/// `ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--device cpu|gpu] [--export DIR]
+/// [--section.key value ...]`: NCP on trained predictors; writes ncp.json, ncp.csv and ncp.svg into
+/// <log_dir>/<dataset>/, prints the selected architecture and, with --export, writes its network into DIR.
 
 #include <iostream>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "device.hpp"
+#include "ncp/export/files.hpp"
 #include "ncp/search/program.hpp"
 
 namespace {
@@ -25,11 +26,15 @@ constexpr const char* usage =
     "                          device (rounding, costs and selection stay on the CPU)\n"
     "  --threads N             threads stepping a batch of 64 or more starts, 1 or 2 (default: 2 where the machine\n"
     "                          has 2 cores); results do not depend on it\n"
+    "  --export DIR            write the selected architecture's network as DIR/net.py (a PyTorch module) and\n"
+    "                          DIR/net.json (the original MultiResolutionNet's arguments), as ncp export does,\n"
+    "                          in the search's FLOPs/params convention (NAS-Bench-MR only)\n"
     "  --section.key value     overrides a config key, e.g. --editing.starts 1024 --editing.max_flops 1.5\n"
     "Writes <log_dir>/<dataset>/{ncp.json,ncp.csv,ncp.svg} (several tasks: <log_dir>/<task>+<task>/).\n";
 
 int search(std::span<const std::string> args) {
     std::string cfg_file;
+    std::string export_dir;
     std::vector<ncp::search::model_arg> models;
     std::vector<std::pair<std::string, double>> weights;
     std::vector<std::pair<std::string, std::string>> overrides;
@@ -50,6 +55,9 @@ int search(std::span<const std::string> args) {
             weights.insert(weights.end(), w.begin(), w.end());
         } else if (a == "--device") {
             where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
+        } else if (a == "--export") {
+            export_dir = ncp::cli::option_value(args, i++);
+            if (export_dir.empty()) throw ncp::usage_error("--export needs a folder name");
         } else if (a == "--threads") {
             threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
         } else if (a.starts_with("--") && a.size() > 2) {
@@ -60,10 +68,15 @@ int search(std::span<const std::string> args) {
     }
     if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
-    if (where == ncp::cli::device::gpu) {
-        std::cout << ncp::cli::gpu::run_search(cfg, std::move(models), weights).text;
-    } else {
-        std::cout << ncp::search::run_search(cfg, models, weights, threads).text;
+    if (!export_dir.empty() && cfg.data.dataset == "nas-bench-201")
+        throw ncp::usage_error("--export: NAS-Bench-201 cells are not NAS-Bench-MR networks; only those export");
+    const ncp::search::summary s = where == ncp::cli::device::gpu
+                                       ? ncp::cli::gpu::run_search(cfg, std::move(models), weights)
+                                       : ncp::search::run_search(cfg, models, weights, threads);
+    std::cout << s.text;
+    if (!export_dir.empty() && s.selected) {
+        const auto files = ncp::exporting::write_network_files(export_dir, "net", *s.selected, s.convention);
+        std::cout << "exported: " << files[0].string() << ", " << files[1].string() << "\n";
     }
     return 0;
 }

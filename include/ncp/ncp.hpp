@@ -1,6 +1,7 @@
 #pragma once
 /// Umbrella header: everything ncp offers on the CPU, layer by layer (see README "library layout").
-/// The cuBLAS backend is opt-in: "ncp/backend/cublas.hpp".
+/// The cuBLAS backend and the ONNX export are opt-in: "ncp/backend/cublas.hpp" (ncp::cublas) and
+/// "ncp/export/onnx.hpp" (ncp::onnx).
 
 #include "ncp/fwd.hpp"
 
@@ -41,3 +42,7 @@
 #include "ncp/search/editor.hpp"
 #include "ncp/search/report.hpp"
 #include "ncp/search/program.hpp"
+
+#include "ncp/export/json.hpp"
+#include "ncp/export/torch.hpp"
+#include "ncp/export/files.hpp"

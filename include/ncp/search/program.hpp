@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
 #include <iomanip>
@@ -61,8 +62,10 @@ inline std::vector<std::pair<std::string, double>> parse_weights(std::string_vie
 
 /// What a search printed and where it wrote.
 struct summary {
-    std::string text;                 ///< the lines `ncp search` prints
-    std::filesystem::path directory;  ///< where ncp.json, ncp.csv, ncp.svg are
+    std::string text;                    ///< the lines `ncp search` prints
+    std::filesystem::path directory;     ///< where ncp.json, ncp.csv, ncp.svg are
+    std::optional<arch::code> selected;  ///< the selected NAS-Bench-MR code (none for NAS-Bench-201 cells)
+    arch::convention convention;         ///< what the selected code's FLOPs/params are counted in
 };
 
 /// The default checkpoint: <editing.model_path, or log_dir when empty>/<data.dataset>/best_model.ckpt.
@@ -202,7 +205,12 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
     if (r.best_known) out << "; best known record: " << ed.space().to_string(r.candidates[*r.best_known].code);
     out << "\nPareto set: " << r.pareto.size() << " codes\noutputs: " << (dir / "ncp.json").string() << ", "
         << (dir / "ncp.csv").string() << ", " << (dir / "ncp.svg").string() << "\n";
-    return {out.str(), dir};
+    summary s{out.str(), dir, std::nullopt, {}};
+    if constexpr (std::same_as<typename Space::code_type, arch::code>) {
+        s.selected = sel.code;
+        s.convention = ed.space().convention();
+    }
+    return s;
 }
 
 }  // namespace detail
