@@ -39,7 +39,8 @@ std::vector<float> values(const onnx::TensorProto& t) {
     std::vector<float> v(raw.size() / 4);
     for (std::size_t i = 0; i < v.size(); ++i) {
         std::uint32_t bits = 0;
-        for (std::size_t b = 0; b < 4; ++b) bits |= std::uint32_t{static_cast<unsigned char>(raw[4 * i + b])} << (8 * b);
+        for (std::size_t b = 0; b < 4; ++b)
+            bits |= std::uint32_t{static_cast<unsigned char>(raw[4 * i + b])} << (8 * b);
         v[i] = std::bit_cast<float>(bits);
     }
     return v;

@@ -59,7 +59,8 @@ TEST_CASE("the module text: a header line with the counts, the layer classes, Ne
     CHECK(contains(py, "\nFLOPS = 1959638194\nPARAMS = 4128754\n"));
     CHECK(contains(py, "INPUT_SHAPE = (1, 3, 128, 128)"));
     CHECK(contains(py, "self.stem = nn.Sequential(ConvBN(3, 64, 3, 2), ConvBN(64, 64, 3, 2))"));
-    CHECK(contains(py, "self.head = Head(pool=True, transform=ConvBN(256, 64, 1, 1), classifier=nn.Conv2d(64, 50, 1))"));
+    CHECK(contains(py, "self.head = Head(pool=True, transform=ConvBN(256, 64, 1, 1), "
+                       "classifier=nn.Conv2d(64, 50, 1))"));
     CHECK(contains(py, "Fuse(1, down=ConvBN(64, 64, 3, 2), same=ConvBN(64, 64, 3, 1), "
                        "up=Upsampled(ConvBN(64, 64, 1, 1), 2))"));
     // One ConvBN per conv unit of the graph and one BasicBlock per block, each written once in Net.

@@ -126,16 +126,17 @@ class Head(nn.Module):
 /// A conv unit as `ConvBN(cin, cout, kernel, stride[, relu=False])`.
 template <int K, int S, bool Relu>
 std::string torch_layer(const arch::conv_bn_act<K, S, Relu>& u) {
-    return "ConvBN(" + std::to_string(u.in().channels) + ", " + std::to_string(u.out().channels) + ", " + std::to_string(K) + ", " +
-           std::to_string(S) + (Relu ? "" : ", relu=False") + ")";
+    return "ConvBN(" + std::to_string(u.in().channels) + ", " + std::to_string(u.out().channels) + ", " +
+           std::to_string(K) + ", " + std::to_string(S) + (Relu ? "" : ", relu=False") + ")";
 }
 
 /// A plain convolution (the classifier) as `nn.Conv2d(...)`, stride and padding spelled out only where not 1 and 0.
 template <int K, int S, bool B>
 std::string torch_layer(const arch::conv2d<K, S, B>& c) {
     const bool plain = K == 1 && S == 1;
-    return "nn.Conv2d(" + std::to_string(c.in.channels) + ", " + std::to_string(c.out_channels) + ", " + std::to_string(K) +
-           (plain ? "" : ", " + std::to_string(S) + ", " + std::to_string((K - 1) / 2)) + (B ? "" : ", bias=False") + ")";
+    return "nn.Conv2d(" + std::to_string(c.in.channels) + ", " + std::to_string(c.out_channels) + ", " +
+           std::to_string(K) + (plain ? "" : ", " + std::to_string(S) + ", " + std::to_string((K - 1) / 2)) +
+           (B ? "" : ", bias=False") + ")";
 }
 
 template <class Unit, int Factor>
@@ -144,7 +145,9 @@ std::string torch_layer(const arch::upsampled<Unit, Factor>& u) {
 }
 
 /// BasicBlock (the Python class) is the graph's default block: two 3x3 units, the second without ReLU.
-inline std::string torch_layer(const arch::basic_block<>& b) { return "BasicBlock(" + std::to_string(b.in().channels) + ")"; }
+inline std::string torch_layer(const arch::basic_block<>& b) {
+    return "BasicBlock(" + std::to_string(b.in().channels) + ")";
+}
 
 inline std::string torch_layer(const arch::fuse_target<>& t) {
     return "Fuse(" + std::to_string(t.branch) + (t.has_down ? ", down=" + torch_layer(t.down) : "") +
