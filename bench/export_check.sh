@@ -20,12 +20,12 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 start=$(date +%s.%N)
-# The stored values, as integers (the decimals are exact: 9 for G, 6 for M).
+# The stored values as integers, by moving the decimal point as text (the decimals are exact: 9 for G, 6 for M;
+# awk's numbers would not hold them all).
 "$ncp" flops --data "$bin" --compare > "$dir/flops.csv"
-awk -F, -v dir="$dir" 'NR > 1 {
-  flops = $4; params = $5; sub(/\./, "", flops); sub(/\./, "", params)
-  printf "%s,cls,50,128,%d,%d,%s/%d.py,%s/%d.json,\n", $1, flops, params, dir, NR - 2, dir, NR - 2
-}' "$dir/flops.csv" > "$dir/rows.csv"
+awk -F, -v dir="$dir" 'function units(v) { sub(/\./, "", v); sub(/^0+/, "", v); return v == "" ? "0" : v }
+NR > 1 { printf "%s,cls,50,128,%s,%s,%s/%d.py,%s/%d.json,\n", $1, units($4), units($5), dir, NR - 2, dir, NR - 2 }' \
+  "$dir/flops.csv" > "$dir/rows.csv"
 records=$(wc -l < "$dir/rows.csv")
 # Two `ncp export` processes per record, JOBS at a time.
 cut -d, -f1 "$dir/rows.csv" | awk '{ print NR - 1, $1 }' |

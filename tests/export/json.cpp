@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -11,6 +12,7 @@
 #include "export/networks.hpp"
 #include "ncp/arch/describe.hpp"
 #include "ncp/export/json.hpp"
+#include "ncp/io/atomic.hpp"
 #include "test_support.hpp"
 
 using ncp::test::contains;
@@ -90,4 +92,42 @@ TEST_CASE("invalid input: the code's or the convention's error") {
                    "class count 0"));
     k[26] = 136;
     CHECK(contains(ncp::test::error_of([&] { exporting::network_json(k); }), "code[26] = 136"));
+}
+
+TEST_CASE("check_export.py: a JSON file is exact, and each kind of wrong one fails with a line naming it") {
+    if (!ncp::test::python_imports({"json"}, "the JSON files in Python")) return;
+    const ncp::test::scratch_dir dir("export-json-check");
+    const arch::code k = arch::parse_code(ncp::test::all64);
+    const std::string good = exporting::network_json(k);
+    const auto replaced = [&](const std::string& from, const std::string& to) {
+        std::string t = good;
+        t.replace(t.find(from), from.size(), to);
+        return t;
+    };
+    const std::vector<std::pair<std::string, std::string>> files = {
+        {good, ""},
+        {replaced("1.959638194", "1.959638195"), "flops_g 1.959638195, expected 1959638194 x 1e-9"},
+        {replaced("4.128754", "4.128755"), "params_m 4.128755"},
+        {replaced("[4, [2, 2, 2, 2], [64, 64, 64, 64]]]", "[4, [2, 2, 2, 2], [64, 64, 64, 72]]]"),
+         "the constructor arguments are no code: module 7 differs from module 6"},
+        {replaced("\"last_channel\": 64", "\"last_channel\": 72"), "the constructor arguments give code"},
+        {replaced("\"head\": \"cls\"", "\"head\": \"seg\""), "head 'seg', expected 'cls'"},
+        {replaced("  \"input\": 128,\n", ""), "keys ["},
+    };
+    std::vector<ncp::test::manifest_row> rows;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const auto path = dir / (std::to_string(i) + ".json");
+        ncp::io::atomic_write(path, files[i].first);
+        rows.push_back({{k, {}, ncp::test::code_source::all64}, "", path.string(), ""});
+    }
+    ncp::test::write_manifest(dir / "manifest.csv", rows);
+    const auto r = ncp::test::check_export(dir / "manifest.csv");
+    INFO(r.out, r.err);
+    CHECK(r.status == 1);
+    CHECK(contains(r.out, std::to_string(files.size() - 1) + " failures"));
+    CHECK(!contains(r.out, "0.json"));
+    for (std::size_t i = 1; i < files.size(); ++i) {
+        CHECK(contains(r.out, std::to_string(i) + ".json: "));
+        CHECK(contains(r.out, files[i].second));
+    }
 }
