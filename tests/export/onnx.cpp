@@ -189,17 +189,17 @@ TEST_CASE("python3-onnx: checker, shape inference and counts; the graph computes
     CHECK(contains(r.out, "all exact"));
     MESSAGE(r.out);
 
-    // The same model claimed to hold one parameter more, and to have one class more: both noticed.
-    std::string manifest = ncp::test::read_file(dir / "manifest.csv");
-    const std::string params = std::to_string(arch::count(rows[0].network.code, rows[0].network.convention).params);
-    manifest.replace(manifest.find("," + params + ","), params.size() + 2,
-                     "," + std::to_string(std::stoll(params) + 1) + ",");
-    manifest.replace(manifest.find(",cls,50,"), 8, ",cls,51,");
-    ncp::io::atomic_write(dir / "wrong.csv", manifest.substr(0, manifest.find('\n', manifest.find('\n') + 1) + 1));
+    // The first model claimed to hold one parameter more and to have one class more: both noticed.
+    const auto& first = rows[0].network;
+    const arch::cost c = arch::count(first.code, first.convention);
+    ncp::io::atomic_write(dir / "wrong.csv", "code,head,classes,input,flops,params,torch,json,onnx\n" +
+                                                 arch::to_string(first.code) + ",cls,51,128," +
+                                                 std::to_string(c.flops) + "," + std::to_string(c.params + 1) +
+                                                 ",,," + rows[0].onnx_file + "\n");
     const auto w = ncp::test::check_export(dir / "wrong.csv");
     CHECK(w.status == 1);
-    CHECK(contains(w.out, "initializers hold " + params + " weights, expected " +
-                              std::to_string(std::stoll(params) + 1)));
+    CHECK(contains(w.out, "initializers hold " + std::to_string(c.params) + " weights, expected " +
+                              std::to_string(c.params + 1)));
     CHECK(contains(w.out, "shape inference gives (1, 50), expected (1, 51)"));
 }
 
