@@ -18,6 +18,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <initializer_list>
 #include <ostream>
@@ -35,6 +36,9 @@
 #include "ncp/io/atomic.hpp"
 
 namespace ncp::exporting {
+
+static_assert(std::endian::native == std::endian::little,
+              "ONNX stores raw tensor data little-endian, and ncp writes it by memcpy: little-endian hosts only");
 
 /// The ONNX operator set the models import.
 inline constexpr int onnx_opset = 13;
@@ -204,7 +208,8 @@ public:
 
 private:
     /// Adds a float initializer `name` of shape `dims` holding draw() for each element in order; returns `name`.
-    /// The values go to raw_data (little-endian, as ONNX stores it), which readers load far faster than float_data.
+    /// The values go to raw_data (little-endian, as ONNX stores it, and as this host is), which readers load far
+    /// faster than float_data.
     template <class Draw>
     std::string weight(const std::string& name, std::initializer_list<std::int64_t> dims, Draw&& draw) {
         onnx::TensorProto& t = *m_graph.add_initializer();
@@ -216,11 +221,11 @@ private:
             n *= d;
         }
         std::string& raw = *t.mutable_raw_data();
-        raw.resize(static_cast<std::size_t>(n) * 4);
+        raw.resize(static_cast<std::size_t>(n) * sizeof(float));
         char* out = raw.data();
-        for (std::int64_t i = 0; i < n; ++i, out += 4) {
-            const auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(draw()));
-            for (int b = 0; b < 4; ++b) out[b] = static_cast<char>(bits >> (8 * b));
+        for (std::int64_t i = 0; i < n; ++i, out += sizeof(float)) {
+            const auto value = static_cast<float>(draw());
+            std::memcpy(out, &value, sizeof value);
         }
         return name;
     }
