@@ -115,8 +115,10 @@ TEST_CASE("the checker fails a module whose counts differ") {
     if (!ncp::test::python_imports({"torch"}, "the checker against a wrong count")) return;
     const ncp::test::scratch_dir dir("export-torch-wrong");
     const arch::code k = arch::parse_code(ncp::test::all64);
-    ncp::io::atomic_write(dir / "net.py", exporting::torch_module(k, {64, arch::head_kind::classification, 10}));
-    // The right code and input, one more multiply-accumulate and parameter than counted, 11 classes.
+    // The module with one more import, then a manifest with the right code and input, one more multiply-accumulate
+    // and parameter than counted, and 11 classes.
+    ncp::io::atomic_write(dir / "net.py",
+                          exporting::torch_module(k, {64, arch::head_kind::classification, 10}) + "import os\n");
     const arch::cost c = arch::count(k, {64, arch::head_kind::classification, 10});
     ncp::io::atomic_write(dir / "manifest.csv", "code,head,classes,input,flops,params,torch,json,onnx\n" +
                                                     std::string(ncp::test::all64) + ",cls,11,64," +
@@ -127,4 +129,5 @@ TEST_CASE("the checker fails a module whose counts differ") {
     CHECK(contains(r.out, "parameters, expected " + std::to_string(c.params + 1)));
     CHECK(contains(r.out, "multiply-accumulates, expected " + std::to_string(c.flops + 1)));
     CHECK(contains(r.out, "output shape (1, 10), expected (1, 11)"));
+    CHECK(contains(r.out, "imports ['os'] besides torch and torch.nn"));
 }

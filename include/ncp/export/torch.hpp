@@ -87,8 +87,8 @@ class Fuse(nn.Module):
 
 
 class MultiResolutionModule(nn.Module):
-    """A fuse step (`fuse`: one Fuse per output branch fed by the previous module; `spawn`: each further branch made
-    from the branch before it), then `branches`: the BasicBlocks of every branch."""
+    """A fuse step (`fuse`: one Fuse per output branch fed by the previous module; `spawn`: each further branch, made
+    by a stride-2 ConvBN of the branch before it), then `branches`: the BasicBlocks of every branch."""
 
     def __init__(self, fuse, spawn, branches):
         super().__init__()
