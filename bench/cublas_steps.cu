@@ -71,8 +71,7 @@ void search_step(benchmark::State& state) {
     const auto step = [&] {
         t.clear();
         const var<float, gpu> out = model(t, t.leaf(code), false);
-        t.backward(l1_toward(slice_cols(out, 0, 1), 0.1f, reduction::sum) +
-                   0.5f * l1_toward(slice_cols(out, 3, 1), -0.1f, reduction::sum));
+        t.backward(ncp_step_loss(out));
         K::map<ncp::detail::fn::identity>(codes, n, -3.0f, 1.0f, code.value.data(), n,
                                           view::matrix(code.grad.data(), n));
         K::map<ncp::detail::fn::clamp>(codes, n, 1.0f, 0.0f, code.value.data(), n, view::matrix(code.value.data(), n),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ncp/autograd/ops.hpp"
+#include "ncp/search/objective.hpp"
 
 namespace ncp::bench {
 
@@ -97,5 +98,14 @@ struct seg_predictor {
     /// Multiply-accumulates of the linear layers for one sample.
     static constexpr double macs_per_sample = inputs * 256 + 3 * 256 * 128 + 128 * (1 + 2 + 2);
 };
+
+/// The NCP step's loss (search::step_loss) on the seg predictor's outputs: mIoU (output 0) up, FLOPs (output 3,
+/// weight 0.5) down, no budgets.
+template <class B>
+var<float, B> ncp_step_loss(const var<float, B>& out) {
+    static const search::objective_layout layout{{1}, {1}, 0.5, true};
+    static const search::output_terms terms{5, 3, {}, {}};
+    return search::step_loss<float, B>(layout, std::span(&out, 1), std::span(&terms, 1), 1.0);
+}
 
 }  // namespace ncp::bench

@@ -1,6 +1,8 @@
 #pragma once
 /// The command-line shell shared by every `ncp` subcommand: registration, argument access, error reporting.
 
+#include <algorithm>
+#include <charconv>
 #include <functional>
 #include <map>
 #include <span>
@@ -41,13 +43,16 @@ inline const std::string& option_value(std::span<const std::string> args, std::s
     return args[i + 1];
 }
 
-/// Threads by default: 2 where the machine has 2 cores or more (the programs use at most 2).
-inline int default_threads() { return std::thread::hardware_concurrency() >= 2 ? 2 : 1; }
+/// Threads by default: the machine's hardware threads.
+inline int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
-/// The value of `--threads`: 1 or 2; anything else is a usage error naming the flag.
+/// The value of `--threads`: a whole number from 1 to 4096; anything else is a usage error naming the flag.
 inline int parse_threads(const std::string& value) {
-    if (value != "1" && value != "2") throw usage_error("--threads takes 1 or 2 (got '" + value + "')");
-    return value == "1" ? 1 : 2;
+    int n = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 4096)
+        throw usage_error("--threads takes a whole number from 1 to 4096 (got '" + value + "')");
+    return n;
 }
 
 }  // namespace ncp::cli

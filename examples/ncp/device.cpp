@@ -13,10 +13,10 @@ namespace {
 }
 }  // namespace
 
-void require_device() { not_built(); }
+void require_device(int) { not_built(); }
 train::result train_predictor(const io::run_config&, const data::benchmark&, const train::options&) { not_built(); }
 search::summary run_search(const io::run_config&, std::vector<search::model_arg>,
-                           const std::vector<std::pair<std::string, double>>&) {
+                           const std::vector<std::pair<std::string, double>>&, const search::step_progress&) {
     not_built();
 }
 

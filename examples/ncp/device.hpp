@@ -25,13 +25,15 @@ inline device parse_device(std::string_view value) {
 
 namespace gpu {
 
-/// Throws ncp::error unless a CUDA device is usable (naming why not), or when ncp was built without the backend.
-void require_device();
+/// Makes device `cuda_device` (the config's CUDA_DEVICE) current; throws ncp::error naming it unless it is usable,
+/// or when ncp was built without the backend.
+void require_device(int cuda_device);
 /// train::train_predictor on the cuBLAS backend.
 train::result train_predictor(const io::run_config& cfg, const data::benchmark& b, const train::options& opt);
 /// search::run_search on the cuBLAS backend.
 search::summary run_search(const io::run_config& cfg, std::vector<search::model_arg> models,
-                           const std::vector<std::pair<std::string, double>>& weights);
+                           const std::vector<std::pair<std::string, double>>& weights,
+                           const search::step_progress& progress);
 
 }  // namespace gpu
 

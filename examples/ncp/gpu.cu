@@ -7,23 +7,24 @@
 
 namespace ncp::cli::gpu {
 
-void require_device() {
+void require_device(int cuda_device) {
     try {
-        backend::require_cuda_device();
+        backend::select_cuda_device(cuda_device);
     } catch (const error& e) {
-        throw error(std::string("--device gpu: ") + e.what());
+        throw error(std::string("--device gpu (CUDA_DEVICE ") + std::to_string(cuda_device) + "): " + e.what());
     }
 }
 
 train::result train_predictor(const io::run_config& cfg, const data::benchmark& b, const train::options& opt) {
-    require_device();
+    require_device(cfg.cuda_device);
     return train::train_predictor<backend::cublas>(cfg, b, opt);
 }
 
 search::summary run_search(const io::run_config& cfg, std::vector<search::model_arg> models,
-                           const std::vector<std::pair<std::string, double>>& weights) {
-    require_device();
-    return search::run_search<float, backend::cublas>(cfg, std::move(models), weights);
+                           const std::vector<std::pair<std::string, double>>& weights,
+                           const search::step_progress& progress) {
+    require_device(cfg.cuda_device);
+    return search::run_search<float, backend::cublas>(cfg, std::move(models), weights, 1, progress);
 }
 
 }  // namespace ncp::cli::gpu

@@ -2,10 +2,15 @@
 /// [--section.key value ...]`: NCP on trained predictors; writes ncp.json, ncp.csv and ncp.svg into
 /// <log_dir>/<dataset>/, prints the selected architecture and, with --export, writes its network into DIR.
 
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
 #include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "cli.hpp"
 #include "device.hpp"
@@ -24,8 +29,8 @@ constexpr const char* usage =
     "  --weights NAME=W,...    task weights (default 1 each)\n"
     "  --device cpu|gpu        where the predictors run (default cpu); gpu: the cuBLAS backend on the first CUDA\n"
     "                          device (rounding, costs and selection stay on the CPU)\n"
-    "  --threads N             threads stepping a batch of 64 or more starts, 1 or 2 (default: 2 where the machine\n"
-    "                          has 2 cores); results do not depend on it\n"
+    "  --threads N             host threads stepping the starts (in shards of 64) and evaluating new codes\n"
+    "                          (default: the machine's hardware threads); results do not depend on it\n"
     "  --export DIR            write the selected architecture's network as DIR/net.py (a PyTorch module) and\n"
     "                          DIR/net.json (the original MultiResolutionNet's arguments), as ncp export does,\n"
     "                          in the search's FLOPs/params convention (NAS-Bench-MR only)\n"
@@ -70,12 +75,30 @@ int search(std::span<const std::string> args) {
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
     if (!export_dir.empty() && cfg.data.dataset == "nas-bench-201")
         throw ncp::usage_error("--export: NAS-Bench-201 cells are not NAS-Bench-MR networks; only those export");
-    const ncp::search::summary s = where == ncp::cli::device::gpu
-                                       ? ncp::cli::gpu::run_search(cfg, std::move(models), weights)
-                                       : ncp::search::run_search(cfg, models, weights, threads);
-    std::cout << s.text;
-    if (!export_dir.empty() && s.selected) {
-        const auto files = ncp::exporting::write_network_files(export_dir, "net", *s.selected, s.convention);
+    // On a terminal, a live line while the starts are stepped (at most ten updates a second).
+    const bool live = ::isatty(::fileno(stderr)) != 0;
+    const auto began = std::chrono::steady_clock::now();
+    auto shown = began;
+    ncp::search::step_progress progress;
+    if (live)
+        progress = [&](std::size_t done, std::size_t shards) {
+            const auto now = std::chrono::steady_clock::now();
+            if (done < shards && now - shown < std::chrono::milliseconds(100)) return;
+            shown = now;
+            const double elapsed = std::chrono::duration<double>(now - began).count();
+            std::cerr << "\r\033[Ksearch: steps " << 100 * done / shards << " % (" << done << "/" << shards
+                      << " shards), " << std::fixed << std::setprecision(1)
+                      << elapsed / static_cast<double>(done) * static_cast<double>(shards - done) << " s left"
+                      << std::flush;
+        };
+    const auto summary = where == ncp::cli::device::gpu
+                             ? ncp::cli::gpu::run_search(cfg, std::move(models), weights, progress)
+                             : ncp::search::run_search(cfg, models, weights, threads, progress);
+    if (live) std::cerr << "\r\033[K" << std::flush;
+    std::cout << summary.text;
+    if (!export_dir.empty() && summary.selected) {
+        const auto files =
+            ncp::exporting::write_network_files(export_dir, "net", *summary.selected, summary.convention);
         std::cout << "exported: " << files[0].string() << ", " << files[1].string() << "\n";
     }
     return 0;

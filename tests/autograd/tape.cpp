@@ -194,7 +194,7 @@ TEST_CASE_TEMPLATE("steady state: the same recording again allocates nothing", P
         t.clear();
         for (parameter<float, B>* p : m.parameters()) p->requires_grad = false;
         const var<float, B> out = m.forward(t, t.leaf(code), false);
-        t.backward(l1_toward(slice_cols(out, 0, 1), 0.1f) + 0.5f * l1_toward(slice_cols(out, 1, 1), -0.1f));
+        t.backward(sum(slice_cols(out, 1, 1)) * 0.5f - sum(slice_cols(out, 0, 1)));
         for (parameter<float, B>* p : m.parameters()) p->requires_grad = true;
         // Inference.
         t.clear();

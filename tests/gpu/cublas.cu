@@ -140,8 +140,10 @@ step_results run_steps() {
     t.clear();
     parameter<float, B> start(ncp::test::uniform<float, B>(8, 27, 102, -2, 2));
     const var<float, B> predicted = model.forward(t, t.leaf(start), false);
+    const ncp::search::objective_layout layout{{1}, {1}, 0.5, true};
+    const ncp::search::output_terms terms{5, 3, {}, {}};
     const var<float, B> objective =
-        l1_toward(slice_cols(predicted, 0, 1), 0.1f) + 0.5f * l1_toward(slice_cols(predicted, 3, 1), -0.1f);
+        ncp::search::step_loss<float, B>(layout, std::span(&predicted, 1), std::span(&terms, 1), 1.0);
     t.backward(objective);
     r.values.push_back(predicted.value().to_host());
     r.values.push_back(objective.value().to_host());
@@ -241,7 +243,7 @@ ncp::train::result short_training(const std::string& optimizer) {
     return ncp::train::train_predictor<B>(cfg, b, {.threads = 1});
 }
 
-/// 80 random starts (two shards) x 10 iterations through the editor on backend B, with the model of `record`.
+/// 80 random starts x 10 iterations through the editor on backend B, with the model of `record`.
 template <class B>
 ncp::search::result<ncp::search::mr_space> search_trajectory(const ncp::io::model_record& record) {
     std::vector<ncp::search::task<float, B>> tasks(1);

@@ -298,8 +298,37 @@ TEST_CASE("bad input: models that do not fit, starts out of bounds, unknown task
     r = run_cli({"search", "--cfg", seg_cfg, "--model", (dir / "missing.ckpt").string()});
     CHECK(r.status == 1);
     CHECK(contains(r.err, "missing.ckpt: no such checkpoint file"));
+    r = run_cli(with({"--editing.starts", "100000000", "--editing.iters", "70"}));
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "the search's records (100000000 starts x 71 recorded iterations) need about "));
+    CHECK(contains(r.err, "of memory, more than the "));
+    r = run_cli(with({"--editing.per_step_increase", "0"}));
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "editing.per_step_increase must be positive"));
     CHECK(run_cli({"search"}).status == 2);
     CHECK(run_cli({"search", "--cfg", seg_cfg, "--model", "seg="}).status == 2);
+    CHECK(run_cli(with({"--threads", "0"})).status == 2);
+}
+
+TEST_CASE("the files do not depend on the number of threads") {
+    const ncp::test::scratch_dir dir("cli-search-threads");
+    ncp::io::write_benchmark(dir / "seg.bin", ncp::arch::make_synthetic({.records = 300, .seed = 4}));
+    const auto ckpt = train_seg(dir / "seg.bin", dir.path());
+    std::string first_json, first_csv;
+    for (const std::string threads : {"1", "2", "4"}) {
+        const auto out = dir / ("t" + threads);
+        const auto r = run_cli({"search", "--cfg", seg_cfg, "--model", ckpt.string(), "--log_dir", out.string(),
+                                "--editing.starts", "200", "--editing.iters", "10", "--threads", threads});
+        REQUIRE_MESSAGE(r.status == 0, r.err);
+        const std::string json = read_file(out / "seg" / "ncp.json"), csv = read_file(out / "seg" / "ncp.csv");
+        if (threads == "1") {
+            first_json = json;
+            first_csv = csv;
+        }
+        CAPTURE(threads);
+        CHECK(json == first_json);
+        CHECK(csv == first_csv);
+    }
 }
 
 TEST_CASE("seg (NCP_DATA_DIR): predicted mIoU rises while FLOPs fall from the all-64 start") {

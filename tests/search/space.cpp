@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "ncp/search/selection.hpp"
 #include "ncp/search/space.hpp"
 #include "test_support.hpp"
 
@@ -123,50 +122,4 @@ TEST_CASE("NAS-Bench-201 cells: bounds [0, 1], arg-max projection, parsing, cost
     REQUIRE(costed.cost(cell).has_value());
     CHECK(costed.cost(cell)->flops == 15650000);
     CHECK(costed.cost(cell)->params_m() == doctest::Approx(0.129));
-}
-
-TEST_CASE("objective, spread and paired advantage against their definitions") {
-    const search::objective_layout l{{2, 1}, {1.5, 0.5}, 0.25, true};
-    const std::vector<double> main = {1.0, 3.0, -2.0}, flops = {0.5, 1.5, -1.0};
-    const double s = 1.5 * (1.0 + 3.0) / 2 + 0.5 * -2.0 - 0.25 * (0.5 + 1.5 - 1.0) / 3;
-    CHECK(search::objective(l, main, flops) == doctest::Approx(s));
-    // Population variance of task 0's two models: 1; task 1 has one model.
-    CHECK(search::spread(l, main) == doctest::Approx(std::sqrt(1.5 * 1.5 * 1.0)));
-    const std::vector<double> main_b = {0.0, 1.0, -2.0}, flops_b = {0.0, 0.0, 0.0};
-    const auto [a, u] = search::advantage(l, main, flops, main_b, flops_b);
-    CHECK(a == doctest::Approx(s - search::objective(l, main_b, flops_b)));
-    CHECK(u == doctest::Approx(1.5 * 0.5));  // differences 1 and 2: variance 0.25
-    const search::objective_layout no_flops{{1}, {1}, 0.5, false};
-    CHECK(search::objective(no_flops, std::vector<double>{2.0}, std::vector<double>{9.0}) == 2.0);
-}
-
-TEST_CASE("budgets are exact and the Pareto set matches a quadratic scan") {
-    const arch::cost c{1'500'000'000, 4'000'000};
-    CHECK(search::within_budget(c, 1.5, 0));
-    CHECK_FALSE(search::within_budget(c, 1.499999999, 0));
-    CHECK(search::within_budget(c, 0, 4.0));
-    CHECK_FALSE(search::within_budget(c, 2, 3.999999));
-    CHECK(search::budget_violation(c, 1.0, 2.0) == doctest::Approx(1.0));
-    CHECK(search::budget_violation(c, 3.0, 0) == 0);
-
-    std::mt19937_64 gen(11);
-    for (int trial = 0; trial < 50; ++trial) {
-        std::vector<double> cost(60), quality(60);
-        for (auto& x : cost) x = static_cast<double>(gen() % 20);
-        for (auto& y : quality) y = static_cast<double>(gen() % 20);
-        const auto front = search::pareto_front(cost, quality);
-        std::vector<bool> on(60, false);
-        for (std::size_t i : front) on[i] = true;
-        for (std::size_t i = 0; i < 60; ++i) {
-            bool dominated = false, first_of_equals = true;
-            for (std::size_t j = 0; j < 60; ++j) {
-                if (j == i) continue;
-                if (cost[j] <= cost[i] && quality[j] >= quality[i] && (cost[j] < cost[i] || quality[j] > quality[i]))
-                    dominated = true;
-                if (cost[j] == cost[i] && quality[j] == quality[i] && j < i) first_of_equals = false;
-            }
-            CHECK(on[i] == (!dominated && first_of_equals));
-        }
-        for (std::size_t k = 1; k < front.size(); ++k) CHECK(cost[front[k - 1]] < cost[front[k]]);
-    }
 }

@@ -427,18 +427,6 @@ struct loss_op {
     }
 };
 
-/// L1(pred, detach(pred) + shift) as one node. Node fields: reals = {scale of the sum, shift}.
-struct l1_toward_op {
-    template <class T, class B>
-    static void backward(tape<T, B>& t, node<T, B>& n) {
-        node<T, B>& pn = t.input(n, 0);
-        const Tensor<T, B>& p = *pn.value;
-        send_grad<fn::shifted_absolute_error_grad>(t, pn, p.rows(), p.cols(), n.reals[0], dense(p),
-                                                   view<T>::constant(n.reals[1]),
-                                                   view<T>::scalar(t.grad_of(n).data()));
-    }
-};
-
 }  // namespace detail
 
 // ---- arithmetic ----
@@ -777,19 +765,4 @@ var<T, B> smooth_l1_loss(const var<T, B>& pred, const var<T2, B2>& target, reduc
     return detail::loss_op<detail::fn::smooth_l1_error, detail::fn::smooth_l1_error_grad>::apply(pred, target, r,
                                                                                                  "smooth_l1_loss");
 }
-/// NCP's objective term (spec section 6, step 2): L1(pred, detach(pred) + shift), one node. Its value is about
-/// |shift| and its gradient -sign(shift) per element (over the count for the mean): it pushes pred by `shift`.
-template <class T, class B>
-var<T, B> l1_toward(const var<T, B>& pred, std::type_identity_t<T> shift, reduction r = reduction::mean) {
-    tape<T, B>& t = pred.owner();
-    detail::node<T, B>& n = t.record(&detail::l1_toward_op::backward<T, B>, {pred});
-    const index_t count = pred.value().size();
-    n.reals = {r == reduction::mean && count > 0 ? T(1) / static_cast<T>(count) : T(1), shift};
-    Tensor<T, B>& y = t.value_for_write(n, 1, 1);
-    detail::kernels<B>::template reduce<detail::fn::shifted_absolute_error>(
-        axis::all, pred.rows(), pred.cols(), n.reals[0], T(0), y.data(), detail::dense(pred.value()),
-        detail::view<T>::constant(shift));
-    return t.handle(n);
-}
-
 }  // namespace ncp::autograd

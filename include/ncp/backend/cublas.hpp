@@ -68,6 +68,20 @@ inline void require_cuda_device() {
     if (found.count == 0) throw error("no CUDA device is usable: " + found.problem);
 }
 
+/// Makes CUDA device `device` (CUDA's numbering, from 0) the current one, which the backend then uses from its first
+/// call on (call this before it). Throws ncp::error when no device is usable, naming the device and how many there
+/// are when it does not exist, or CUDA's reason when it cannot be selected.
+inline void select_cuda_device(int device) {
+    require_cuda_device();
+    const int count = probe_cuda_devices().count;
+    if (device < 0 || device >= count)
+        throw error("CUDA device " + std::to_string(device) + " does not exist (CUDA sees " + std::to_string(count) +
+                    " device" + (count == 1 ? "" : "s") + ", numbered from 0)");
+    if (const cudaError_t status = cudaSetDevice(device); status != cudaSuccess)
+        throw error("cudaSetDevice(" + std::to_string(device) + ") failed: " + cudaGetErrorName(status) + " (" +
+                    cudaGetErrorString(status) + ")");
+}
+
 }  // namespace backend
 
 namespace detail {

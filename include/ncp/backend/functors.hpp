@@ -310,16 +310,6 @@ struct absolute_error_grad {
     template <class T>
     NCP_HOST_DEVICE static T apply(T p, T t, T dy) { return math::sign(p - t) * dy; }
 };
-/// |p - (p + shift)|: the L1 error against the target p + shift, rounded as that target would be.
-struct shifted_absolute_error {
-    template <class T>
-    NCP_HOST_DEVICE static T apply(T p, T shift) { return absolute_error::apply(p, p + shift); }
-};
-/// sign(p - (p + shift)) dy: the gradient with the target held fixed.
-struct shifted_absolute_error_grad {
-    template <class T>
-    NCP_HOST_DEVICE static T apply(T p, T shift, T dy) { return absolute_error_grad::apply(p, p + shift, dy); }
-};
 /// Huber with beta 1: (p - t)^2 / 2 where |p - t| < 1, else |p - t| - 1/2.
 struct smooth_l1_error {
     template <class T>

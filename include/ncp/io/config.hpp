@@ -104,6 +104,19 @@ struct editing_config {
     bool known_results = false;          ///< score visited known records by their stored results, not predictions
 };
 
+/// `ask:` the closed loop of `ncp ask` (docs/algorithm.md, section 8): the ensemble trained on the known results,
+/// where proposals come from and how they are chosen.
+struct ask_config {
+    int members = 5;                  ///< ensemble members, trained with seeds derived from SEED
+    std::string model = "best";       ///< each member's best (validation) or last model
+    std::string acquisition = "ucb";  ///< ucb (mean + beta spread), ei (expected improvement) or mean
+    double beta = 1;                  ///< ucb: weight of the ensemble's spread (z-units)
+    int start_known = 10;             ///< NCP starts: the best known codes
+    int random_starts = 0;            ///< NCP starts: this many random codes besides
+    bool neighbours = true;           ///< also propose the one-step neighbours of the start_known best
+    int min_distance = 1;             ///< proposals at least this many grid steps (edges) apart
+};
+
 /// One run's configuration: every key of the original configs plus ncp's additions.
 struct run_config {
     data_config data;                  ///< `data:`
@@ -114,6 +127,7 @@ struct run_config {
     std::int64_t seed = 233;           ///< `SEED`: split, shuffling, dropout, initialisation
     int cuda_device = 0;               ///< `CUDA_DEVICE`
     editing_config editing;            ///< `editing:`
+    ask_config ask;                    ///< `ask:`
 };
 
 namespace detail {
@@ -180,6 +194,15 @@ void for_each_config_field(Config& c, F&& f) {
     f("editing.kappa", e.kappa);
     f("editing.guard", e.guard);
     f("editing.known_results", e.known_results);
+    auto& a = c.ask;
+    f("ask.members", a.members);
+    f("ask.model", a.model);
+    f("ask.acquisition", a.acquisition);
+    f("ask.beta", a.beta);
+    f("ask.start_known", a.start_known);
+    f("ask.random_starts", a.random_starts);
+    f("ask.neighbours", a.neighbours);
+    f("ask.min_distance", a.min_distance);
 }
 
 /// Where a value came from, for messages: "configs/seg.yaml:12" or "--optimization.epoch".
@@ -358,6 +381,15 @@ inline void validate(const run_config& c) {
     require(e.kappa >= 0, "editing.kappa", "must not be negative");
     require(one_of(e.convention, {"benchmark", "segmentation"}), "editing.convention",
             "must be benchmark or segmentation (got '" + e.convention + "')");
+    const auto& a = c.ask;
+    require(a.members >= 1, "ask.members", "must be at least 1");
+    require(one_of(a.model, {"best", "last"}), "ask.model", "must be best or last (got '" + a.model + "')");
+    require(one_of(a.acquisition, {"ucb", "ei", "mean"}), "ask.acquisition",
+            "must be one of ucb, ei, mean (got '" + a.acquisition + "')");
+    require(a.beta >= 0, "ask.beta", "must not be negative");
+    require(a.start_known >= 0, "ask.start_known", "must not be negative");
+    require(a.random_starts >= 0, "ask.random_starts", "must not be negative");
+    require(a.min_distance >= 1, "ask.min_distance", "must be at least 1 (distinct codes)");
 }
 
 /// Applies `--section.key value` pairs (the original's override syntax) on top of `cfg`. Each key must exist;

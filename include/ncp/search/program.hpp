@@ -134,7 +134,7 @@ std::vector<typename Space::code_type> start_codes(const io::run_config& cfg, co
 
 template <class Space, class T, class Backend>
 summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>& loaded, std::vector<truth>& truths,
-               const std::string& title, int threads) {
+               const std::string& title, int threads, const step_progress& progress) {
     std::vector<task<T, Backend>> tasks;
     for (auto& lt : loaded) {
         task<T, Backend> t{lt.name, lt.weight, {}};
@@ -147,8 +147,11 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
     opt.threads = threads;
     editor<Space, T, Backend> ed(space, std::move(tasks), opt);
     for (std::size_t k = 0; k < truths.size(); ++k) ed.set_truth(k, truths[k]);
+    const auto& e = cfg.editing;  // refuse a search too large for memory before drawing its starts
+    ed.check_memory(static_cast<std::size_t>(e.start_file.empty() ? std::max(e.starts, 1) : 1) +
+                    static_cast<std::size_t>(std::max(e.start_known, 0)));
     const auto starts = start_codes(cfg, ed.space(), truths[0], main_metric);
-    const auto r = ed.run(starts);
+    const auto r = ed.run(starts, progress);
 
     const std::filesystem::path dir = std::filesystem::path(cfg.log_dir) / title;
     const report<Space> rep{r, ed.space(), truths, title};
@@ -221,10 +224,12 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
 /// the config trains on are the known ones), builds the start codes, searches, writes the outputs into
 /// <log_dir>/<dataset> (tasks joined by '+' when several) and returns the summary. Throws ncp::error naming the
 /// input for models that do not fit the config or each other, unknown task names, bad start codes and budgets no
-/// architecture meets. `threads` (1 or 2) step large batches; the results do not depend on it.
+/// architecture meets. `threads` (>= 1) step the batch and evaluate new codes; the results do not depend on it.
+/// `progress` hears of the steps (stepper.hpp).
 template <class T = float, class Backend = default_backend>
 summary run_search(const io::run_config& cfg, std::vector<model_arg> models,
-                   const std::vector<std::pair<std::string, double>>& weights = {}, int threads = 1) {
+                   const std::vector<std::pair<std::string, double>>& weights = {},
+                   int threads = search::options{}.threads, const step_progress& progress = {}) {
     if (models.empty()) models.push_back({"", default_model(cfg)});
     std::vector<detail::loaded_task> loaded;
     for (const auto& m : models) {
@@ -294,11 +299,11 @@ summary run_search(const io::run_config& cfg, std::vector<model_arg> models,
     if (nb201) {
         const data::benchmark* table = truths[0].table;
         return detail::run_in<nb201_space, T, Backend>(cfg, table ? nb201_space(*table) : nb201_space(), loaded, truths,
-                                                       title, threads);
+                                                       title, threads, progress);
     }
     return detail::run_in<mr_space, T, Backend>(
         cfg, mr_space(cfg.editing.max_value_alpha, parse_convention(cfg.editing.convention)), loaded, truths, title,
-        threads);
+        threads, progress);
 }
 
 }  // namespace ncp::search

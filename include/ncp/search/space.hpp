@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -22,10 +23,10 @@
 
 #include "ncp/arch/code.hpp"
 #include "ncp/arch/count.hpp"
+#include "ncp/arch/model_code.hpp"
 #include "ncp/arch/nb201.hpp"
 #include "ncp/data/dataset.hpp"
 #include "ncp/data/format.hpp"
-#include "ncp/train/predict.hpp"
 
 namespace ncp::search {
 
@@ -132,6 +133,23 @@ public:
         }
         return out;
     }
+    /// The valid codes one grid step away (channels +-8, counts +-1, within the bounds), dimension order.
+    std::vector<code_type> neighbours(const code_type& c) const {
+        std::vector<code_type> out;
+        for (std::size_t i = 0; i < dim; ++i)
+            for (const int step : {-arch::lower_bound(i), arch::lower_bound(i)}) {
+                code_type n = c;
+                n[i] += step;
+                if (n[i] >= lower(i) && n[i] <= upper(i)) out.push_back(n);
+            }
+        return out;
+    }
+    /// Grid steps between two codes: sum over dimensions of |a_i - b_i| / step_i.
+    static int distance(const code_type& a, const code_type& b) {
+        int d = 0;
+        for (std::size_t i = 0; i < dim; ++i) d += std::abs(a[i] - b[i]) / arch::lower_bound(i);
+        return d;
+    }
     /// Exact FLOPs and params under the convention.
     std::optional<arch::cost> cost(const code_type& c) const { return arch::count(c, m_convention); }
     /// Where costs come from, for outputs: "counted (input 128, head cls, classes 50)".
@@ -188,7 +206,7 @@ public:
     std::string to_string(const code_type& c) const { return arch::to_string(c); }
     /// A cell given as its string form or 30 comma-separated one-hot values.
     code_type parse(std::string_view text) const {
-        const auto v = train::parse_model_code(text, static_cast<index_t>(dim));
+        const auto v = arch::parse_model_code(text, static_cast<index_t>(dim));
         return arch::nb201_from_one_hot(v);
     }
     /// Every valid cell lies within [0, 1].
@@ -200,6 +218,24 @@ public:
         code_type c{};
         for (int& op : c) op = static_cast<int>(data::uniform_below(gen, arch::nb201_op_count));
         return c;
+    }
+    /// The cells one edge away: each edge with each other op, edge order.
+    std::vector<code_type> neighbours(const code_type& c) const {
+        std::vector<code_type> out;
+        for (std::size_t e = 0; e < c.size(); ++e)
+            for (int op = 0; op < static_cast<int>(arch::nb201_op_count); ++op)
+                if (op != c[e]) {
+                    code_type n = c;
+                    n[e] = op;
+                    out.push_back(n);
+                }
+        return out;
+    }
+    /// Edges on which two cells differ.
+    static int distance(const code_type& a, const code_type& b) {
+        int d = 0;
+        for (std::size_t e = 0; e < a.size(); ++e) d += a[e] != b[e];
+        return d;
     }
     /// The benchmark file's FLOPs and params (multiply-accumulates and parameters), when one was given.
     std::optional<arch::cost> cost(const code_type& c) const {

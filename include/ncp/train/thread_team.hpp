@@ -4,6 +4,7 @@
 /// (std::atomic::wait), so a team on a busy machine does not burn the cores it waits for.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -66,6 +67,25 @@ public:
         execute(0);
         barrier();
         m_job = nullptr;
+    }
+
+    /// Runs job(i, rank) for every i in [0, count), handing out the indices to the members as they come free; the
+    /// first exception a job throws stops the handing out and is rethrown here once every member has finished.
+    template <class Job>
+    void for_each(std::size_t count, Job&& job) {
+        std::atomic<std::size_t> next{0};
+        std::atomic<bool> failed{false};
+        std::exception_ptr first;
+        run([&](int rank) {
+            for (std::size_t i = next.fetch_add(1); i < count && !failed.load(); i = next.fetch_add(1)) {
+                try {
+                    job(i, rank);
+                } catch (...) {
+                    if (!failed.exchange(true)) first = std::current_exception();
+                }
+            }
+        });
+        if (first) std::rethrow_exception(first);
     }
 
     /// Inside a job: returns once every member has reached this barrier.
