@@ -1,6 +1,6 @@
-/// `ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--device cpu|gpu] [--section.key value
-/// ...]`: NCP on trained predictors; writes ncp.json, ncp.csv and ncp.svg into <log_dir>/<dataset>/ and prints the
-/// selected architecture.
+/// `ncp search --cfg FILE [--model [NAME=]CKPT ...] [--weights NAME=W,...] [--device cpu|gpu] [--export DIR]
+/// [--section.key value ...]`: NCP on trained predictors; writes ncp.json, ncp.csv and ncp.svg into
+/// <log_dir>/<dataset>/, prints the selected architecture and, with --export, writes its network into DIR.
 
 #include <chrono>
 #include <cstdio>
@@ -14,6 +14,7 @@
 
 #include "cli.hpp"
 #include "device.hpp"
+#include "ncp/export/files.hpp"
 #include "ncp/search/program.hpp"
 
 namespace {
@@ -30,11 +31,15 @@ constexpr const char* usage =
     "                          device (rounding, costs and selection stay on the CPU)\n"
     "  --threads N             host threads stepping the starts (in shards of 64) and evaluating new codes\n"
     "                          (default: the machine's hardware threads); results do not depend on it\n"
+    "  --export DIR            write the selected architecture's network as DIR/net.py (a PyTorch module) and\n"
+    "                          DIR/net.json (the original MultiResolutionNet's arguments), as ncp export does,\n"
+    "                          in the search's FLOPs/params convention (NAS-Bench-MR only)\n"
     "  --section.key value     overrides a config key, e.g. --editing.starts 1024 --editing.max_flops 1.5\n"
     "Writes <log_dir>/<dataset>/{ncp.json,ncp.csv,ncp.svg} (several tasks: <log_dir>/<task>+<task>/).\n";
 
 int search(std::span<const std::string> args) {
     std::string cfg_file;
+    std::string export_dir;
     std::vector<ncp::search::model_arg> models;
     std::vector<std::pair<std::string, double>> weights;
     std::vector<std::pair<std::string, std::string>> overrides;
@@ -55,6 +60,9 @@ int search(std::span<const std::string> args) {
             weights.insert(weights.end(), w.begin(), w.end());
         } else if (a == "--device") {
             where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
+        } else if (a == "--export") {
+            export_dir = ncp::cli::option_value(args, i++);
+            if (export_dir.empty()) throw ncp::usage_error("--export needs a folder name");
         } else if (a == "--threads") {
             threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
         } else if (a.starts_with("--") && a.size() > 2) {
@@ -65,6 +73,8 @@ int search(std::span<const std::string> args) {
     }
     if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
+    if (!export_dir.empty() && cfg.data.dataset == "nas-bench-201")
+        throw ncp::usage_error("--export: NAS-Bench-201 cells are not NAS-Bench-MR networks; only those export");
     // On a terminal, a live line while the starts are stepped (at most ten updates a second).
     const bool live = ::isatty(::fileno(stderr)) != 0;
     const auto began = std::chrono::steady_clock::now();
@@ -86,6 +96,11 @@ int search(std::span<const std::string> args) {
                              : ncp::search::run_search(cfg, models, weights, threads, progress);
     if (live) std::cerr << "\r\033[K" << std::flush;
     std::cout << summary.text;
+    if (!export_dir.empty() && summary.selected) {
+        const auto files =
+            ncp::exporting::write_network_files(export_dir, "net", *summary.selected, summary.convention);
+        std::cout << "exported: " << files[0].string() << ", " << files[1].string() << "\n";
+    }
     return 0;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 /// Umbrella header: everything ncp offers on the CPU, layer by layer (see README "library layout").
-/// The cuBLAS backend is opt-in: "ncp/backend/cublas.hpp".
+/// The cuBLAS backend and the ONNX export are opt-in: "ncp/backend/cublas.hpp" (ncp::cublas) and
+/// "ncp/export/onnx.hpp" (ncp::onnx).
 
 #include "ncp/fwd.hpp"
 
@@ -34,6 +35,10 @@
 #include "ncp/io/svg.hpp"
 #include "ncp/io/checkpoint.hpp"
 #include "ncp/io/results_csv.hpp"
+
+#include "ncp/export/json.hpp"
+#include "ncp/export/torch.hpp"
+#include "ncp/export/files.hpp"
 
 #include "ncp/train/trainer.hpp"
 #include "ncp/train/predict.hpp"

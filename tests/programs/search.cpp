@@ -14,6 +14,8 @@
 #include "ncp/arch/count.hpp"
 #include "ncp/arch/nb201.hpp"
 #include "ncp/arch/synthetic.hpp"
+#include "ncp/export/json.hpp"
+#include "ncp/export/torch.hpp"
 #include "ncp/io/benchmark_writer.hpp"
 #include "ncp/train/trainer.hpp"
 #include "programs/run.hpp"
@@ -119,6 +121,19 @@ TEST_CASE("search writes ncp.json, ncp.csv, ncp.svg; every reported cost is the 
     CHECK(contains(r.out, "head seg, classes 19"));
     CHECK(contains(r.out, "1.977543680 G FLOPs"));  // the all-64 start, spec 3
     CHECK(contains(read_file(out / "ncp.json"), "head seg, classes 19"));
+
+    // --export DIR: the selected code's network, in the search's convention.
+    r = run_cli({"search", "--cfg", seg_cfg, "--model", ckpt.string(), "--log_dir", dir.path().string(),
+                 "--editing.convention", "segmentation", "--editing.iters", "3", "--export", (dir / "net").string()});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const auto at = r.out.find("selected: ");
+    REQUIRE(at != std::string::npos);
+    const auto selected = ncp::arch::parse_code(r.out.substr(at + 10, r.out.find('\n', at) - at - 10));
+    const ncp::arch::convention seg{128, ncp::arch::head_kind::segmentation, 19};
+    CHECK(read_file(dir / "net" / "net.py") == ncp::exporting::torch_module(selected, seg));
+    CHECK(read_file(dir / "net" / "net.json") == ncp::exporting::network_json(selected, seg));
+    CHECK(contains(r.out, "exported: " + (dir / "net" / "net.py").string() + ", " +
+                              (dir / "net" / "net.json").string() + "\n"));
 }
 
 TEST_CASE("many starts, budgets, several tasks, ensembles") {
@@ -246,6 +261,10 @@ TEST_CASE("bad input: models that do not fit, starts out of bounds, unknown task
                            "--network.layer2_drop_ratio", "[0.5, 0]"}));
     CHECK(r.status == 1);
     CHECK(contains(r.err, "the model takes 27-dimensional codes, but data.dataset nas-bench-201 has 30"));
+    r = run_cli(with({"--data.dataset", "nas-bench-201", "--export", (dir / "net").string()}));
+    CHECK(r.status == 2);
+    CHECK(contains(r.err, "--export: NAS-Bench-201 cells are not NAS-Bench-MR networks"));
+    CHECK(!fs::exists(dir / "net"));
     r = run_cli(with({"--data.metrics", "[[mIoU], [flops, params]]", "--network.layer2_drop_ratio", "[0.5, 0]"}));
     CHECK(r.status == 1);
     CHECK(contains(r.err, "the model predicts [[mIoU], [mAcc, aAcc], [flops, params]], the config's data.metrics are "

@@ -160,34 +160,48 @@ std::string block_table(const Network& net) {
     return table;
 }
 
-/// The setting of `k` as the original's MultiResolutionNet takes it (`input_channel`, `network_setting` = the
-/// benchmark's `inverted_residual_setting`, `last_channel`), with the code in both forms, the convention and the
-/// totals under it, as one JSON object.
-inline std::string setting_json(const code& k, const convention& c = {}) {
-    const network_setting s = to_setting(k);
-    const cost total = count(s, c);
-    const auto list = [](const auto& values, std::size_t n) {
-        std::string t = "[";
-        for (std::size_t i = 0; i < n; ++i) {
-            if (i > 0) t += ", ";
-            t += std::to_string(values[i]);
-        }
-        return t + "]";
-    };
+namespace detail {
+
+/// The first `n` of `values` as a JSON array of integers.
+template <class Values>
+std::string int_list(const Values& values, std::size_t n) {
+    std::string t = "[";
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i > 0) t += ", ";
+        t += std::to_string(values[i]);
+    }
+    return t + "]";
+}
+
+}  // namespace detail
+
+/// The members `"input_channel"`, `"network_setting"` (the benchmark's `inverted_residual_setting`) and
+/// `"last_channel"` of setting `s`, as the original's MultiResolutionNet takes them: one per line, indented by two
+/// spaces and joined by ",\n" (none after the last), for the JSON objects that describe a network.
+inline std::string setting_members(const network_setting& s) {
     std::string modules = "[";
     for (std::size_t m = 0; m < s.modules.size(); ++m) {
         const module_setting& mod = s.modules[m];
         const auto n = static_cast<std::size_t>(mod.branches);
         if (m > 0) modules += ", ";
-        modules += "[" + std::to_string(mod.branches) + ", " + list(mod.blocks, n) + ", " + list(mod.channels, n) + "]";
+        modules.append("[").append(std::to_string(mod.branches)).append(", ");
+        modules.append(detail::int_list(mod.blocks, n)).append(", ").append(detail::int_list(mod.channels, n));
+        modules += ']';
     }
     modules += "]";
+    return "  \"input_channel\": " + detail::int_list(s.input_channel, 2) + ",\n  \"network_setting\": " + modules +
+           ",\n  \"last_channel\": " + std::to_string(s.last_channel);
+}
+
+/// The setting of `k` as the original's MultiResolutionNet takes it (setting_members), with the code in both forms,
+/// the convention and the totals under it, as one JSON object.
+inline std::string setting_json(const code& k, const convention& c = {}) {
+    const network_setting s = to_setting(k);
+    const cost total = count(s, c);
     return "{\n"
            "  \"code\": \"" + to_string(k) + "\",\n"
-           "  \"embedding\": " + list(k, code_size) + ",\n"
-           "  \"input_channel\": " + list(s.input_channel, 2) + ",\n"
-           "  \"network_setting\": " + modules + ",\n"
-           "  \"last_channel\": " + std::to_string(s.last_channel) + ",\n"
+           "  \"embedding\": " + detail::int_list(k, code_size) + ",\n" +
+           setting_members(s) + ",\n"
            "  \"convention\": {\"input_side\": " + std::to_string(c.input_side) + ", \"head\": \"" +
            std::string(head_name(c.head)) + "\", \"classes\": " + std::to_string(c.classes) + "},\n"
            "  \"flops\": " + std::to_string(total.flops) + ",\n"

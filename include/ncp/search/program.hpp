@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
 #include <iomanip>
@@ -61,9 +62,11 @@ inline std::vector<std::pair<std::string, double>> parse_weights(std::string_vie
 
 /// What a search printed and where it wrote.
 struct summary {
-    std::string text;                 ///< the lines `ncp search` prints
-    std::filesystem::path directory;  ///< where ncp.json, ncp.csv, ncp.svg are (or would be)
-    std::string json;                 ///< the text of ncp.json
+    std::string text;                    ///< the lines `ncp search` prints
+    std::filesystem::path directory;     ///< where ncp.json, ncp.csv, ncp.svg are (or would be)
+    std::string json;                    ///< the text of ncp.json
+    std::optional<arch::code> selected;  ///< the selected NAS-Bench-MR code (none for NAS-Bench-201 cells)
+    arch::convention convention;         ///< what the selected code's FLOPs/params are counted in
 };
 
 /// A model for a search, already read: the task it belongs to, its checkpoint record, and what to call it.
@@ -233,11 +236,19 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
     out << ", objective " << fixed(sel.objective, 4) << ", spread " << fixed(sel.spread, 4);
     if (r.repaired) out << "; no visited code met the budgets: repaired";
     if (r.best_known) out << "; best known record: " << ed.space().to_string(r.candidates[*r.best_known].code);
-    out << "\nPareto set: " << r.pareto.size() << " codes\n";
+    out << "
+Pareto set: " << r.pareto.size() << " codes
+";
     if (run.write)
         out << "outputs: " << (dir / "ncp.json").string() << ", " << (dir / "ncp.csv").string() << ", "
-            << (dir / "ncp.svg").string() << "\n";
-    return {out.str(), dir, std::move(json)};
+            << (dir / "ncp.svg").string() << "
+";
+    summary s{out.str(), dir, std::move(json), std::nullopt, {}};
+    if constexpr (std::same_as<typename Space::code_type, arch::code>) {
+        s.selected = sel.code;
+        s.convention = ed.space().convention();
+    }
+    return s;
 }
 
 }  // namespace detail
