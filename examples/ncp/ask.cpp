@@ -1,5 +1,5 @@
 /// `ncp ask --cfg FILE --known KNOWN.csv --n K --out PROPOSALS.csv [--pool POOL.txt] [--SEED S] [--threads N]
-/// [--section.key value ...]`: the next K architectures to train, from the results known so far (the closed loop;
+/// [--export DIR] [--section.key value ...]`: the next K architectures to train, from the results known so far (the closed loop;
 /// `ncp tell` adds the results).
 
 #include <charconv>
@@ -18,7 +18,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: ncp ask --cfg FILE --known KNOWN.csv --n K --out PROPOSALS.csv [--pool POOL.txt] [--SEED S]\n"
-    "               [--threads N] [--section.key value ...]\n"
+    "               [--threads N] [--export DIR] [--section.key value ...]\n"
     "  --cfg FILE              the run's YAML config: data.dataset (the space), data.metrics, network.*,\n"
     "                          optimization.* (the ensemble's training), editing.* (NCP, budgets), ask.*\n"
     "  --known KNOWN.csv       the results so far: header code,<metric>,... with every metric of data.metrics;\n"
@@ -29,6 +29,8 @@ constexpr const char* usage =
     "  --SEED S                seeds the ensemble and the random codes (the config's SEED)\n"
     "  --threads N             threads (default: the machine's hardware threads); the proposals do not depend\n"
     "                          on it\n"
+    "  --export DIR            also write each proposal's network as DIR/<rank>.py (a PyTorch module) and\n"
+    "                          DIR/<rank>.json, as ncp export does (NAS-Bench-MR codes; rank 1 is the first row)\n"
     "  --section.key value     overrides a config key, e.g. --ask.members 5 --editing.max_flops 1.5\n";
 
 std::size_t parse_count(const std::string& value) {
@@ -62,6 +64,9 @@ int ask(std::span<const std::string> args) {
             req.out = ncp::cli::option_value(args, i++);
         } else if (a == "--pool") {
             req.pool = ncp::cli::option_value(args, i++);
+        } else if (a == "--export") {
+            req.export_dir = ncp::cli::option_value(args, i++);
+            if (req.export_dir->empty()) throw ncp::usage_error("--export needs a folder name");
         } else if (a == "--threads") {
             req.threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
         } else if (a.starts_with("--") && a.size() > 2) {
@@ -73,6 +78,8 @@ int ask(std::span<const std::string> args) {
     if (cfg_file.empty() || req.known.empty() || req.out.empty() || !have_n)
         throw ncp::usage_error(std::string("missing --cfg, --known, --n or --out\n") + usage);
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
+    if (req.export_dir && cfg.data.dataset == "nas-bench-201")
+        throw ncp::usage_error("--export: NAS-Bench-201 cells are not NAS-Bench-MR networks; only those export");
     const bool live = ::isatty(::fileno(stderr)) != 0;
     ncp::search::ask_progress progress;
     if (live) progress = [](const std::string& stage) { std::cerr << "\r\033[Kncp ask: " << stage << std::flush; };

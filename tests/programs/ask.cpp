@@ -148,13 +148,17 @@ TEST_CASE("nothing known: K distinct seeded random codes; then proposals: new, d
         CHECK(std::stod(rows[i][2]) >= 0);
     }
 
-    // Without a pool, under a FLOPs budget: codes of the whole space, all within it, none known.
-    r = run_cli(ask_args(dir / "known.csv", dir / "b.csv", 10, {"--editing.max_flops", "0.8"}));
+    // Without a pool, under a FLOPs budget: codes of the whole space, all within it, none known; --export writes
+    // each proposal's network.
+    r = run_cli(ask_args(dir / "known.csv", dir / "b.csv", 10,
+                         {"--editing.max_flops", "0.8", "--export", (dir / "nets").string()}));
     REQUIRE_MESSAGE(r.status == 0, r.err);
     rows = read_csv(dir / "b.csv");
     REQUIRE(rows.size() == 11);
     for (std::size_t i = 1; i < rows.size(); ++i) {
         CHECK(std::stod(rows[i][3]) <= 0.8);
+        CHECK(contains(read_file(dir / "nets" / (std::to_string(i) + ".json")), "\"code\": \"" + rows[i][0] + "\""));
+        CHECK(fs::exists(dir / "nets" / (std::to_string(i) + ".py")));
         CHECK(std::find(picked.begin(), picked.end(),
                         o.row.contains(rows[i][0]) ? o.row.at(rows[i][0]) : o.table.size()) == picked.end());
     }

@@ -2,6 +2,7 @@
 /// `ncp ask` as a call: a config, KNOWN.csv and an optional pool file in, PROPOSALS.csv out (written atomically),
 /// the space chosen by data.dataset as `ncp search` does.
 
+#include <concepts>
 #include <cstddef>
 #include <filesystem>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "ncp/arch/code_list.hpp"
+#include "ncp/export/files.hpp"
 #include "ncp/io/atomic.hpp"
 #include "ncp/search/ask.hpp"
 #include "ncp/search/report.hpp"
@@ -22,6 +24,7 @@ struct ask_request {
     std::size_t n = 10;                         ///< proposals
     std::filesystem::path out;                  ///< PROPOSALS.csv
     std::optional<std::filesystem::path> pool;  ///< propose only codes listed here (one per line)
+    std::optional<std::filesystem::path> export_dir;  ///< also write each proposal's network (NAS-Bench-MR)
     int threads = options{}.threads;            ///< >= 1; the proposals do not depend on it
 };
 
@@ -67,7 +70,7 @@ std::string proposals_csv(const Space& space, const std::string& main,
 template <class Space>
 std::string ask_in(const io::run_config& cfg, const Space& space, const io::results_table& known,
                    const std::string& source, std::size_t n, const std::vector<std::vector<double>>* pool, int threads,
-                   const ask_progress& progress) {
+                   const ask_progress& progress, const std::filesystem::path* export_dir) {
     std::vector<typename Space::code_type> codes;
     if (pool != nullptr)
         for (std::size_t i = 0; i < pool->size(); ++i) {
@@ -78,6 +81,15 @@ std::string ask_in(const io::run_config& cfg, const Space& space, const io::resu
             }
         }
     const auto proposals = propose(cfg, space, known, source, n, pool ? &codes : nullptr, threads, progress);
+    if (export_dir != nullptr) {
+        if constexpr (std::same_as<typename Space::code_type, arch::code>) {
+            for (std::size_t i = 0; i < proposals.size(); ++i)
+                exporting::write_network_files(*export_dir, std::to_string(i + 1), proposals[i].code,
+                                               space.convention());
+        } else {
+            throw error("--export: " + Space::name() + " cells are not networks ncp can export");
+        }
+    }
     return proposals_csv(space, cfg.data.metrics.front().front(), proposals);
 }
 
@@ -91,23 +103,26 @@ inline index_t ask_dim(const io::run_config& cfg) {
 /// PROPOSALS.csv's text (ask.hpp) for the known results `known` (checked; `source` names them in errors) and an
 /// optional pool (codes in original units): NAS-Bench-201 for data.dataset nas-bench-201 (no costs: ask never reads
 /// a benchmark file), else NAS-Bench-MR with costs counted in editing.convention.
+/// With `export_dir`, each proposal's network is also written there as `<rank>.py` and `<rank>.json` (rank 1 is the
+/// first row; export/files.hpp).
 inline std::string ask_csv(const io::run_config& cfg, const io::results_table& known, const std::string& source,
                            std::size_t n, const std::vector<std::vector<double>>* pool, int threads,
-                           const ask_progress& progress = {}) {
+                           const ask_progress& progress = {}, const std::filesystem::path* export_dir = nullptr) {
     if (cfg.data.dataset == "nas-bench-201")
-        return detail::ask_in(cfg, nb201_space(), known, source, n, pool, threads, progress);
+        return detail::ask_in(cfg, nb201_space(), known, source, n, pool, threads, progress, export_dir);
     return detail::ask_in(cfg, mr_space(cfg.editing.max_value_alpha, parse_convention(cfg.editing.convention)), known,
-                          source, n, pool, threads, progress);
+                          source, n, pool, threads, progress, export_dir);
 }
 
-/// Runs `ncp ask`: reads the known results and the pool, proposes req.n codes and writes req.out atomically.
+/// Runs `ncp ask`: reads the known results and the pool, proposes req.n codes, writes req.out atomically and, with
+/// req.export_dir, each proposal's network.
 /// Returns the number of proposals.
 inline std::size_t run_ask(const io::run_config& cfg, const ask_request& req, const ask_progress& progress = {}) {
     const io::results_table known = io::read_results(req.known, ask_dim(cfg), true);
     std::optional<std::vector<std::vector<double>>> pool;
     if (req.pool) pool = detail::read_pool(*req.pool, ask_dim(cfg));
     io::atomic_write(req.out, ask_csv(cfg, known, req.known.string(), req.n, pool ? &*pool : nullptr, req.threads,
-                                      progress));
+                                      progress, req.export_dir ? &*req.export_dir : nullptr));
     return req.n;
 }
 

@@ -236,13 +236,10 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
     out << ", objective " << fixed(sel.objective, 4) << ", spread " << fixed(sel.spread, 4);
     if (r.repaired) out << "; no visited code met the budgets: repaired";
     if (r.best_known) out << "; best known record: " << ed.space().to_string(r.candidates[*r.best_known].code);
-    out << "
-Pareto set: " << r.pareto.size() << " codes
-";
+    out << "\nPareto set: " << r.pareto.size() << " codes\n";
     if (run.write)
         out << "outputs: " << (dir / "ncp.json").string() << ", " << (dir / "ncp.csv").string() << ", "
-            << (dir / "ncp.svg").string() << "
-";
+            << (dir / "ncp.svg").string() << "\n";
     summary s{out.str(), dir, std::move(json), std::nullopt, {}};
     if constexpr (std::same_as<typename Space::code_type, arch::code>) {
         s.selected = sel.code;
