@@ -114,9 +114,9 @@ struct ask_config {
     int start_known = 10;             ///< NCP starts: the best known codes
     int random_starts = 0;            ///< NCP starts: this many random codes besides
     bool neighbours = true;           ///< also propose the one-step neighbours of the start_known best
-    double clip = 0;                  ///< main-metric targets below their clip-quantile are raised to it (0: off)
-    int radius = 0;                   ///< diversity: a candidate is passed over while max_within proposals lie
-    int max_within = 1;               ///< within radius grid steps (edges) of it
+    double clip = 0.5;                ///< main-metric targets below their clip-quantile are raised to it (0: off)
+    int radius = 1;                   ///< diversity: a candidate is passed over while max_within proposals lie
+    int max_within = 2;               ///< within radius grid steps (edges) of it
 };
 
 /// One run's configuration: every key of the original configs plus ncp's additions.
