@@ -341,16 +341,17 @@ def setting_files(name):
     return name, None, True
 
 
-def svg_plot(path, title, metric, curves, budget):
-    """Mean best-so-far (y) against results known (x), one polyline per method."""
+def svg_plot(path, title, metric, curves, first, budget):
+    """Mean best-so-far (y) against results known (x, from `first`: before it every method has the same random
+    records), one polyline per method."""
     width, height, left, right, top, bottom = 760, 420, 70, 290, 40, 50
-    lo = min(c.min() for c in curves.values())
+    lo = min(c[first - 1:].min() for c in curves.values())
     hi = max(c.max() for c in curves.values())
     pad = (hi - lo) * 0.05 or 0.5
     lo, hi = lo - pad, hi + pad
 
     def px(k):
-        return left + (k - 1) / max(budget - 1, 1) * (width - left - right)
+        return left + (k - first) / max(budget - first, 1) * (width - left - right)
 
     def py(v):
         return top + (hi - v) / (hi - lo) * (height - top - bottom)
@@ -364,14 +365,14 @@ def svg_plot(path, title, metric, curves, budget):
     for t in np.linspace(lo, hi, 6)[1:-1]:
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{t:.2f}</text>')
-    for k in sorted({1, *range(25, budget + 1, 25), budget}):
+    for k in sorted({first, *range(25, budget + 1, 25), budget}):
         out.append(f'<text x="{px(k):.1f}" y="{height - bottom + 16}" text-anchor="middle">{k}</text>')
     out.append(f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">results known</text>')
     out.append(f'<text x="16" y="{(top + height - bottom) / 2}" text-anchor="middle" '
                f'transform="rotate(-90 16 {(top + height - bottom) / 2})">mean best {metric}</text>')
     for n, (label, curve) in enumerate(curves.items()):
         colour = colours[n % len(colours)]
-        points = " ".join(f"{px(k + 1):.1f},{py(v):.2f}" for k, v in enumerate(curve))
+        points = " ".join(f"{px(k):.1f},{py(curve[k - 1]):.2f}" for k in range(first, budget + 1))
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
         y = top + 10 + 20 * n
         out.append(f'<line x1="{width - right + 14}" x2="{width - right + 38}" y1="{y}" y2="{y}" '
@@ -454,7 +455,7 @@ def run_setting(name, args, methods, out):
             rows += [f"{m},{seed},{k + 1},{space.strings[r]},{y[r]!r},{best[k]!r}" for k, r in enumerate(trace)]
     write_atomically(os.path.join(out, f"{name}.csv"), "\n".join(rows) + "\n")
     svg_plot(os.path.join(out, f"{name}.svg"),
-             f"{setting}: best {metric} found, mean over {args.seeds} seeds", metric, curves, args.budget)
+             f"{setting}: best {metric} found, mean over {args.seeds} seeds", metric, curves, args.init, args.budget)
     print(f"files: {os.path.join(out, name + '.svg')}, {os.path.join(out, name + '.csv')}")
 
 
