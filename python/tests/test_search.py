@@ -87,7 +87,7 @@ def test_ask_proposes_what_ncp_ask_proposes(synthetic, workdir):
     """ncp.ask against `ncp ask` on the same known results: with nothing known, from a pool, and without one."""
     bench = ncp.load_benchmark(synthetic)
     codes = [ncp.format_code(c) for c in bench.codes[:12]]
-    quick = {"ask.members": 2, "optimization.epoch": 5, "editing.use_flops": False, "editing.iters": 4}
+    quick = {"ask.members": 2, "optimization.epoch": 5, "editing.iters": 4}
     known = workdir / "known.csv"
     with open(known, "w") as f:
         f.write("code," + ",".join(bench.metric_names) + "\n")

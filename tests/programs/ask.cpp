@@ -76,8 +76,8 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
 }
 
 /// The quick settings every ask here runs with (small ensembles, few epochs: seconds under sanitizers too).
-const std::vector<std::string> quick = {"--ask.members", "3", "--optimization.epoch", "30", "--editing.use_flops",
-                                        "false", "--editing.iters", "10"};
+const std::vector<std::string> quick = {"--ask.members", "3", "--optimization.epoch", "30", "--editing.iters",
+                                        "10"};
 
 std::vector<std::string> ask_args(const fs::path& known, const fs::path& out, int n, std::vector<std::string> extra) {
     std::vector<std::string> a = {"ask", "--cfg", seg_cfg, "--known", known.string(), "--n", std::to_string(n),

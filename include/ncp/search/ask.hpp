@@ -2,7 +2,8 @@
 /// The closed loop of `ncp ask` (docs/algorithm.md, section 8): from the results a user has trained so far, an
 /// ensemble of predictors, then K new architectures to train next. Candidates are the codes NCP's gradient steps
 /// visit from the best known codes (and those codes' one-step neighbours), or, with a pool, every pool code not yet
-/// known; each is scored by an acquisition on the ensemble's mean and spread of the objective S (section 7), and the
+/// known; each is scored by an acquisition on the ensemble's mean and spread of the objective S (section 7) without
+/// the FLOPs term (budgets, editing.max_flops and max_params, are exact constraints instead), and the
 /// batch is chosen greedily, best first, passing over a candidate while `ask.max_within` proposals lie within
 /// `ask.radius` of it. With nothing known, K seeded random codes.
 
@@ -171,6 +172,7 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
         tasks[0].models.push_back(io::make_predictor(records[m], "ask member " + std::to_string(m + 1)));
     options opt = make_options(cfg.editing);
     opt.threads = threads;
+    opt.use_flops = false;  // the most accurate codes within the budgets: cost enters as exact constraints only
     editor<Space> ed(space, std::move(tasks), opt);
     std::vector<std::size_t> all(table.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
