@@ -21,6 +21,7 @@
 #include "test_support.hpp"
 
 using ncp::test::contains;
+using ncp::test::read_csv;
 using ncp::test::read_file;
 using ncp::test::run_cli;
 
@@ -60,20 +61,6 @@ struct oracle {
         for (const auto& c : codes) out << c << "\n";
     }
 };
-
-/// PROPOSALS.csv as rows of fields.
-std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
-    std::istringstream in(read_file(p));
-    std::vector<std::vector<std::string>> rows;
-    for (std::string line; std::getline(in, line);) {
-        std::vector<std::string> fields;
-        std::istringstream f(line);
-        for (std::string v; std::getline(f, v, ',');) fields.push_back(v);
-        if (!line.empty() && line.back() == ',') fields.emplace_back();
-        rows.push_back(std::move(fields));
-    }
-    return rows;
-}
 
 /// The quick settings every ask here runs with (small ensembles, few epochs: seconds under sanitizers too).
 const std::vector<std::string> quick = {"--ask.members", "3", "--optimization.epoch", "30", "--editing.iters",

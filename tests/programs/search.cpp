@@ -22,6 +22,7 @@
 #include "train/synthetic.hpp"
 #include "test_support.hpp"
 
+using ncp::test::read_csv;
 using ncp::test::read_file;
 using ncp::test::contains;
 
@@ -29,21 +30,6 @@ namespace fs = std::filesystem;
 using ncp::test::run_cli;
 
 namespace {
-
-/// The CSV as rows of fields (quoted fields hold no commas here: codes use '_' and '-', or '|', '~', '+').
-std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
-    std::istringstream in(read_file(p));
-    std::vector<std::vector<std::string>> rows;
-    for (std::string line; std::getline(in, line);) {
-        std::vector<std::string> fields;
-        std::istringstream f(line);
-        for (std::string v; std::getline(f, v, ',');)
-            fields.push_back(v.size() > 1 && v.front() == '"' ? v.substr(1, v.size() - 2) : v);
-        if (!line.empty() && line.back() == ',') fields.emplace_back();
-        rows.push_back(std::move(fields));
-    }
-    return rows;
-}
 
 std::size_t column(const std::vector<std::string>& header, const std::string& name) {
     for (std::size_t i = 0; i < header.size(); ++i)
