@@ -1,15 +1,17 @@
 #pragma once
 /// The command-line shell shared by every `ncp` subcommand: registration, argument access, error reporting.
 
+#include <charconv>
 #include <functional>
 #include <map>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
+#include <system_error>
 #include <vector>
 
 #include "ncp/config.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::cli {
 
@@ -41,13 +43,16 @@ inline const std::string& option_value(std::span<const std::string> args, std::s
     return args[i + 1];
 }
 
-/// Threads by default: 2 where the machine has 2 cores or more (the programs use at most 2).
-inline int default_threads() { return std::thread::hardware_concurrency() >= 2 ? 2 : 1; }
+/// Threads by default: the machine's hardware threads.
+inline int default_threads() { return parallel::hardware_threads(); }
 
-/// The value of `--threads`: 1 or 2; anything else is a usage error naming the flag.
+/// The value of `--threads`: a whole number of at least 1; anything else is a usage error naming the flag.
 inline int parse_threads(const std::string& value) {
-    if (value != "1" && value != "2") throw usage_error("--threads takes 1 or 2 (got '" + value + "')");
-    return value == "1" ? 1 : 2;
+    int n = 0;
+    const auto [end, failed] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (failed != std::errc() || end != value.data() + value.size() || n < 1)
+        throw usage_error("--threads takes a whole number of at least 1 (got '" + value + "')");
+    return n;
 }
 
 }  // namespace ncp::cli

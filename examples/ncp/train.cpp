@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -22,8 +23,8 @@ constexpr const char* usage =
     "usage: ncp train --cfg FILE [--device cpu|gpu] [--threads N] [--section.key value ...]\n"
     "  --cfg FILE            the run's YAML config (configs/seg.yaml, ...)\n"
     "  --device cpu|gpu      where to train (default cpu); gpu: the cuBLAS backend on the first CUDA device\n"
-    "  --threads N           threads of the training step, 1 or 2 (default: 2 where the machine has 2 cores,\n"
-    "                        falling back to 1 for epochs where 2 are slower); results do not depend on it\n"
+    "  --threads N           threads stepping a batch (default: the machine's hardware threads; at most one per\n"
+    "                        row block of a batch is used); results do not depend on it\n"
     "  --section.key value   overrides a config key, e.g. --optimization.epoch 50 --data.path my.bin\n";
 
 std::string fixed(double v, int digits) {
@@ -35,7 +36,6 @@ std::string fixed(double v, int digits) {
 int train(std::span<const std::string> args) {
     std::string cfg_file;
     int threads = ncp::cli::default_threads();
-    bool adapt = true;
     ncp::cli::device where = ncp::cli::device::cpu;
     std::vector<std::pair<std::string, std::string>> overrides;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -50,7 +50,6 @@ int train(std::span<const std::string> args) {
             where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
         } else if (a == "--threads") {
             threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
-            adapt = false;
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
         } else {
@@ -73,7 +72,8 @@ int train(std::span<const std::string> args) {
         if (live) std::cerr << "\r\033[K";
         std::cerr << line << "\n";
     };
-    const std::string workers = on_gpu ? std::string("GPU") : std::to_string(threads) + " thread(s)";
+    const auto used = std::min<ncp::index_t>(threads, ncp::train::row_blocks_for(cfg.optimization.batch_size));
+    const std::string workers = on_gpu ? std::string("GPU") : std::to_string(used) + " thread(s)";
     note("ncp train: " + cfg_file + " on " + data_file.string() + " (" + std::to_string(bench.size()) + " records, " +
          std::to_string(bench.code_dim()) + "-dim codes), " + std::to_string(cfg.optimization.epoch) + " epochs, " +
          cfg.optimization.optimizer + " + " + cfg.optimization.scheduler + ", " + cfg.optimization.criterion +
@@ -83,7 +83,6 @@ int train(std::span<const std::string> args) {
     for (const auto& g : cfg.data.metrics) names.insert(names.end(), g.begin(), g.end());
     ncp::train::options opt;
     opt.threads = threads;
-    opt.adapt_threads = adapt;
     opt.on_epoch = [&](const ncp::train::progress& p) {
         const auto& e = p.last;
         std::string line = "epoch " + std::to_string(e.epoch + 1) + "/" + std::to_string(p.epochs) + " | loss " +

@@ -3,13 +3,16 @@
 /// The cuBLAS backend is opt-in: "ncp/backend/cublas.hpp".
 
 #include "ncp/fwd.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 #include "ncp/backend/eigen_cpu.hpp"
 #include "ncp/tensor/tensor.hpp"
+#include "ncp/autograd/row_split.hpp"
 #include "ncp/autograd/tape.hpp"
 #include "ncp/autograd/ops.hpp"
 
 #include "ncp/nn/layers.hpp"
+#include "ncp/nn/loss.hpp"
 #include "ncp/nn/predictor.hpp"
 #include "ncp/optim/optimizers.hpp"
 #include "ncp/optim/schedulers.hpp"

@@ -1,5 +1,5 @@
-/// `ncp train` and `ncp predict` as programs: the output files, identical bytes on repeat, predictions that
-/// reproduce the validation numbers of metrics.json, and bad input of every kind.
+/// `ncp train` and `ncp predict` as programs: the output files, identical bytes on repeat and for any --threads,
+/// predictions that reproduce the validation numbers of metrics.json, and bad input of every kind.
 
 #include <doctest/doctest.h>
 
@@ -13,6 +13,7 @@
 
 #include "ncp/arch/code.hpp"
 #include "ncp/io/checkpoint.hpp"
+#include "ncp/train/trainer.hpp"
 #include "programs/run.hpp"
 #include "train/synthetic.hpp"
 
@@ -108,6 +109,37 @@ TEST_CASE("train writes its files, the same bytes twice; predict reproduces the 
     }
 }
 
+TEST_CASE("--threads 1, 2, 3 and 4 write the same losses, validation errors and checkpoints") {
+    const ncp::test::scratch_dir dir("cli-train-threads");
+    // 400 records: 320 for training, batches of 128, 128 and 64 rows, cut into row blocks that three and four
+    // threads share unevenly (some with no rows of the last batch).
+    ncp::io::write_benchmark(dir / "seg.bin", ncp::test::synthetic_benchmark("seg", seg_metrics, 400, 5));
+    std::string metrics, best, last;
+    for (const char* threads : {"1", "2", "3", "4"}) {
+        CAPTURE(threads);
+        const auto r = run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/seg.yaml").string(),
+                                "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "3", "--log_dir",
+                                dir.path().string(), "--threads", threads});
+        REQUIRE_MESSAGE(r.status == 0, r.err);
+        // metrics.json from the epochs to the rank correlations (threads and timings differ).
+        const std::string text = read_file(dir / "seg" / "metrics.json");
+        const auto from = text.find("\"epochs\""), to = text.find("\"steps\"");
+        REQUIRE(from != std::string::npos);
+        REQUIRE(to != std::string::npos);
+        const auto used = std::min<ncp::index_t>(std::stoi(threads), ncp::train::row_blocks_for(128));
+        CHECK(text.find("\"threads\": " + std::to_string(used)) != std::string::npos);
+        if (metrics.empty()) {
+            metrics = text.substr(from, to - from);
+            best = read_file(dir / "seg" / "best_model.ckpt");
+            last = read_file(dir / "seg" / "last_model.ckpt");
+            continue;
+        }
+        CHECK(text.substr(from, to - from) == metrics);
+        CHECK(read_file(dir / "seg" / "best_model.ckpt") == best);  // the same config: the same bytes
+        CHECK(read_file(dir / "seg" / "last_model.ckpt") == last);
+    }
+}
+
 TEST_CASE("bad input: config, data, checkpoints, codes") {
     const ncp::test::scratch_dir dir("cli-train-bad");
     const auto cfg = (ncp::test::source_dir() / "configs/seg.yaml").string();
@@ -120,7 +152,11 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
           std::string::npos);
     CHECK(r.err.find("scripts/convert_pkl.py") != std::string::npos);
     CHECK(run_cli({"train"}).status == 2);
-    CHECK(run_cli({"train", "--cfg", cfg, "--threads", "3"}).status == 2);
+    for (const char* threads : {"0", "-1", "two", "2x", ""}) {
+        r = run_cli({"train", "--cfg", cfg, "--threads", threads});
+        CHECK(r.status == 2);
+        CHECK(r.err.find("--threads takes a whole number of at least 1") != std::string::npos);
+    }
 
     ncp::test::write_synthetic(dir / "seg.bin", "seg", seg_metrics, 300);
     r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "1",

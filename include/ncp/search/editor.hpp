@@ -36,9 +36,9 @@
 #include "ncp/data/format.hpp"
 #include "ncp/io/config.hpp"
 #include "ncp/nn/predictor.hpp"
+#include "ncp/parallel/thread_team.hpp"
 #include "ncp/search/selection.hpp"
 #include "ncp/search/space.hpp"
-#include "ncp/train/thread_team.hpp"
 
 namespace ncp::search {
 
@@ -300,7 +300,7 @@ public:
         }
         // A device backend runs each shard's kernels on its one stream: host threads would only contend for it.
         const int threads = ncp::detail::kernels<Backend>::host_accessible ? std::max(1, m_opt.threads) : 1;
-        train::thread_team team(static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), count)));
+        parallel::thread_team team(static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(threads), count)));
         std::vector<double> cont = start_values;
         std::vector<code_type> rounded(starts.begin(), starts.end());
         const std::size_t outputs = r.outputs();
@@ -404,7 +404,7 @@ private:
 
     /// job(shard) on every shard, shared out over the team; the first exception is rethrown after all finished.
     template <class Job>
-    static void on_shards(train::thread_team& team, std::vector<std::unique_ptr<shard>>& shards, Job&& job) {
+    static void on_shards(parallel::thread_team& team, std::vector<std::unique_ptr<shard>>& shards, Job&& job) {
         std::vector<std::exception_ptr> failed(shards.size());
         team.run([&](int rank) {
             for (std::size_t k = static_cast<std::size_t>(rank); k < shards.size();

@@ -1,0 +1,86 @@
+/// The thread team: every member runs each job, a barrier orders what members write and read, and an exception
+/// thrown in a job reaches the caller of run() as on one thread, without leaving members waiting at a barrier.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ncp/parallel/thread_team.hpp"
+
+using ncp::parallel::thread_team;
+
+TEST_CASE("barriers order writes between members, over many jobs") {
+    for (int threads : {1, 2, 3, 4}) {
+        CAPTURE(threads);
+        thread_team team(threads);
+        CHECK(team.size() == threads);
+        std::vector<int> slot(static_cast<std::size_t>(threads), -1);
+        std::atomic<int> mismatches{0};
+        for (int job = 0; job < 100; ++job) {
+            team.run([&](int rank) {
+                for (int phase = 0; phase < 4; ++phase) {
+                    slot[static_cast<std::size_t>(rank)] = job * 4 + phase;
+                    team.barrier();
+                    for (int other = 0; other < threads; ++other)
+                        if (slot[static_cast<std::size_t>(other)] != job * 4 + phase) ++mismatches;
+                    team.barrier();
+                }
+            });
+        }
+        CHECK(mismatches == 0);
+        for (int v : slot) CHECK(v == 99 * 4 + 3);  // run() returns after every member finished
+    }
+    CHECK_THROWS_AS(thread_team(0), ncp::error);
+}
+
+TEST_CASE("an exception thrown in a job reaches the caller, and the team stays usable") {
+    for (int threads : {1, 2, 4}) {
+        CAPTURE(threads);
+        thread_team team(threads);
+        for (int thrower = 0; thrower < threads; ++thrower) {
+            CAPTURE(thrower);
+            // The thrower fails between two barriers; the others wait at the second one, or reach it later.
+            std::atomic<int> after_failure{0};
+            CHECK_THROWS_WITH_AS(team.run([&](int rank) {
+                team.barrier();
+                if (rank == thrower) throw ncp::error("member " + std::to_string(rank) + " failed");
+                team.barrier();
+                team.barrier();
+                ++after_failure;
+            }),
+                                 ("member " + std::to_string(thrower) + " failed").c_str(), ncp::error);
+            CHECK(after_failure == 0);  // nobody passed a barrier the thrower never reached
+            // Other exception types come through unchanged.
+            CHECK_THROWS_AS(team.run([&](int rank) {
+                if (rank == thrower) throw std::out_of_range("index");
+            }),
+                            std::out_of_range);
+            // Afterwards the barriers work as before.
+            std::atomic<int> sum{0};
+            team.run([&](int rank) {
+                sum += rank;
+                team.barrier();
+                team.barrier();
+            });
+            CHECK(sum == threads * (threads - 1) / 2);
+        }
+    }
+}
+
+TEST_CASE("when several members throw, run() rethrows the first exception thrown") {
+    thread_team team(4);
+    // Member 1 throws at once; the others throw their own exceptions only once the barrier gave up on member 1,
+    // that is, strictly later.
+    CHECK_THROWS_WITH_AS(team.run([&](int rank) {
+        if (rank == 1) throw std::runtime_error("first");
+        try {
+            team.barrier();
+        } catch (...) {
+            throw std::runtime_error("later");
+        }
+    }),
+                         "first", std::runtime_error);
+}
