@@ -23,8 +23,9 @@ constexpr const char* usage =
     "usage: ncp train --cfg FILE [--device cpu|gpu] [--threads N] [--section.key value ...]\n"
     "  --cfg FILE            the run's YAML config (configs/seg.yaml, ...)\n"
     "  --device cpu|gpu      where to train (default cpu); gpu: the cuBLAS backend on the first CUDA device\n"
-    "  --threads N           threads stepping a batch (default: the machine's hardware threads; at most one per\n"
-    "                        row block of a batch is used); results do not depend on it\n"
+    "  --threads N           threads stepping a batch, at most one per row block of a batch (default: the machine's\n"
+    "                        hardware threads, one thread for epochs where those are slower); results do not\n"
+    "                        depend on it\n"
     "  --section.key value   overrides a config key, e.g. --optimization.epoch 50 --data.path my.bin\n";
 
 std::string fixed(double v, int digits) {
@@ -36,6 +37,7 @@ std::string fixed(double v, int digits) {
 int train(std::span<const std::string> args) {
     std::string cfg_file;
     int threads = ncp::cli::default_threads();
+    bool adapt = true;
     ncp::cli::device where = ncp::cli::device::cpu;
     std::vector<std::pair<std::string, std::string>> overrides;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -50,6 +52,7 @@ int train(std::span<const std::string> args) {
             where = ncp::cli::parse_device(ncp::cli::option_value(args, i++));
         } else if (a == "--threads") {
             threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
+            adapt = false;
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
         } else {
@@ -83,6 +86,7 @@ int train(std::span<const std::string> args) {
     for (const auto& g : cfg.data.metrics) names.insert(names.end(), g.begin(), g.end());
     ncp::train::options opt;
     opt.threads = threads;
+    opt.adapt_threads = adapt;
     opt.on_epoch = [&](const ncp::train::progress& p) {
         const auto& e = p.last;
         std::string line = "epoch " + std::to_string(e.epoch + 1) + "/" + std::to_string(p.epochs) + " | loss " +

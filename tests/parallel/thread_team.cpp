@@ -36,6 +36,27 @@ TEST_CASE("barriers order writes between members, over many jobs") {
     CHECK_THROWS_AS(thread_team(0), ncp::error);
 }
 
+TEST_CASE("a job on some of the members: barriers wait for those only, the others skip it") {
+    thread_team team(4);
+    for (int members : {1, 2, 3, 4, 2}) {
+        CAPTURE(members);
+        std::vector<int> ran(4, 0);
+        std::atomic<int> seen{0};
+        team.run(
+            [&](int rank) {
+                CHECK(team.active() == members);
+                ran[static_cast<std::size_t>(rank)] = 1;
+                team.barrier();
+                for (int r = 0; r < members; ++r) seen += ran[static_cast<std::size_t>(r)];
+            },
+            members);
+        CHECK(seen == members * members);  // after the barrier every taking part member had run
+        for (int r = 0; r < 4; ++r) CHECK(ran[static_cast<std::size_t>(r)] == (r < members ? 1 : 0));
+        CHECK(team.active() == 4);
+    }
+    CHECK_THROWS_WITH_AS(team.run([](int) {}, 5), "thread team: cannot run on 5 of 4 members", ncp::error);
+}
+
 TEST_CASE("an exception thrown in a job reaches the caller, and the team stays usable") {
     for (int threads : {1, 2, 4}) {
         CAPTURE(threads);

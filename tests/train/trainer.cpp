@@ -105,6 +105,9 @@ TEST_CASE("deterministic: the same bytes on repeat and with any number of thread
     CHECK(a.threads == 2);
     const auto again = train::train_predictor(cfg, b, {.threads = 2});
     CHECK(io::encode_checkpoint(a.last) == io::encode_checkpoint(again.last));
+    const auto adapting = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = true});
+    CHECK(adapting.epochs_on_one_thread == 1);  // the chooser times one thread in epoch 1
+    CHECK(io::encode_checkpoint(adapting.last) == io::encode_checkpoint(a.last));
     CHECK(train::split_json(a) == train::split_json(again));
     for (int threads : {1, 3, 4, 7}) {
         CAPTURE(threads);
@@ -146,6 +149,38 @@ TEST_CASE("an ensemble trains concurrently, one model per thread, as it trains o
     }
 }
 
+TEST_CASE("the training step reuses its buffers: after the first epoch the backend allocates nothing") {
+    nn::predictor_spec spec;
+    nn::normalisation stats{std::vector<double>(27, 0.0), std::vector<double>(27, 1.0), std::vector<double>(5, 0.0),
+                            std::vector<double>(5, 1.0)};
+    nn::predictor<float> model(spec, stats, 3);
+    constexpr std::size_t records = 300;  // batches of 128, 128 and 44 rows
+    std::vector<float> x(records * 27), y(records * 5), xv(50 * 27);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.1 * static_cast<double>(i)));
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(std::cos(0.3 * static_cast<double>(i)));
+    for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i)));
+    std::vector<std::size_t> order(records);
+    for (std::size_t i = 0; i < records; ++i) order[i] = (i * 7) % records;
+    std::vector<float> pred(50 * 5);
+    for (int threads : {1, 2, 3}) {
+        CAPTURE(threads);
+        train::detail::tape_training<backend::eigen_cpu> training(model, 128, threads, false, nn::loss_kind::mse, x, y,
+                                                                  xv, 27, 5);
+        optim::adam<float> adam(training.parameters(), {});
+        const auto epoch = [&](int e) {
+            model.train(true);
+            training.epoch(e, order, 128, adam, [](index_t) {});
+            model.train(false);
+            training.evaluate(pred);
+        };
+        epoch(0);
+        const std::size_t allocated = ncp::detail::kernels<backend::eigen_cpu>::allocations();
+        epoch(1);
+        epoch(2);
+        CHECK(ncp::detail::kernels<backend::eigen_cpu>::allocations() == allocated);
+    }
+}
+
 TEST_CASE("bad input names what is wrong") {
     const test::scratch_dir dir("trainer-bad");
     const auto missing = dir / "nowhere" / "seg.bin";
@@ -175,4 +210,27 @@ TEST_CASE("bad input names what is wrong") {
                                                                {"network.layer2_drop_ratio", "[0.5, 0]"}}),
                                                 b),
                          "unknown metric 'top1' in setting seg (it has: mIoU, mAcc, aAcc, flops, params)", error);
+}
+
+TEST_CASE("the thread chooser: all threads on an idle machine, one while they are slower") {
+    train::detail::thread_chooser c(4, true);
+    std::vector<int> used;
+    // Idle: four threads take 1 s, one 1.5 s. Epochs 5-29 a busy machine: four take 2 s. Then idle again.
+    for (int e = 0; e < 40; ++e) {
+        const int t = c.next(e);
+        used.push_back(t);
+        const bool busy = e >= 5 && e < 30;
+        c.record(t, t == 4 ? (busy ? 2.0 : 1.0) : 1.5);
+    }
+    CHECK(used[1] == 1);  // one thread timed once
+    CHECK(std::count(used.begin() + 2, used.begin() + 11, 1) == 0);  // four keep their pace: no probe
+    CHECK(used[11] == 1);  // slower by more than a third: try one
+    CHECK(used[12] == 1);  // one was faster: stay
+    CHECK(used[21] == 4);  // ten epochs later, try four again
+    CHECK(used[22] == 1);  // still slower
+    CHECK(used[31] == 4);  // idle again: four are faster
+    CHECK(std::count(used.begin() + 31, used.end(), 1) == 0);
+    train::detail::thread_chooser fixed(4, false);
+    fixed.record(4, 5.0);
+    CHECK(fixed.next(10) == 4);
 }

@@ -37,10 +37,15 @@ namespace detail {
 template <class T, class Backend>
 void sum_blocks(index_t blocks, index_t n, const T* part, index_t stride, T* out) {
     using kernels = ncp::detail::kernels<Backend>;
-    kernels::copy(n, part, out);
-    for (index_t j = 1; j < blocks; ++j)
-        kernels::template map<ncp::detail::fn::identity>(1, n, T(1), T(1), out, n,
-                                                         ncp::detail::view<T>::row(part + j * stride));
+    using view = ncp::detail::view<T>;
+    namespace fn = ncp::detail::fn;
+    if (blocks == 1) {
+        kernels::copy(n, part, out);
+        return;
+    }
+    kernels::template map<fn::add>(1, n, T(1), T(0), out, n, view::row(part), view::row(part + stride));
+    for (index_t j = 2; j < blocks; ++j)
+        kernels::template map<fn::identity>(1, n, T(1), T(1), out, n, view::row(part + j * stride));
 }
 
 }  // namespace detail
@@ -91,8 +96,8 @@ public:
     row_split(const row_split&) = delete;
     row_split& operator=(const row_split&) = delete;
 
-    /// Number of members.
-    [[nodiscard]] int members() const { return m_team.size(); }
+    /// Number of members: those of the team's current job.
+    [[nodiscard]] int members() const { return m_team.active(); }
     /// Member `rank`'s part of a batch cut as `layout`.
     [[nodiscard]] row_share<T, Backend> share(int rank, row_blocks layout) {
         if (layout.blocks < 1 || (layout.rows > 0 && layout.blocks > layout.rows))

@@ -1,7 +1,8 @@
 #pragma once
 /// The host CPU backend: GEMM through Eigen's blocked kernels on Eigen::Map (vector-times-matrix products through
-/// AVX-512 loops where the build targets AVX-512), element-wise loops the compiler vectorises. Single-threaded: the
-/// library never starts threads of its own.
+/// AVX-512 loops where the build targets AVX-512), element-wise loops the compiler vectorises. Every kernel runs on
+/// the calling thread; the layers above parallelise across calls (training and search share batches out over a
+/// parallel::thread_team).
 
 // GCC 12 warns about the intrinsics headers' deliberately undefined AVX-512 registers inside Eigen's GEMM packing
 // (GCC bug 105593, fixed in 12.3). The warning's location is in those headers, first included here.

@@ -50,7 +50,7 @@ inline int hardware_threads() { return static_cast<int>(std::max(1u, std::thread
 class thread_team {
 public:
     /// A team of `threads` members (at least 1); members 1.. are started here.
-    explicit thread_team(int threads) : m_size(threads) {
+    explicit thread_team(int threads) : m_size(threads), m_active(threads) {
         if (threads < 1) throw error("thread team: needs at least one thread (got " + std::to_string(threads) + ")");
         m_workers.reserve(static_cast<std::size_t>(threads - 1));
         for (int rank = 1; rank < threads; ++rank) m_workers.emplace_back([this, rank] { work(rank); });
@@ -66,30 +66,41 @@ public:
     /// Number of members.
     int size() const { return m_size; }
 
+    /// Members taking part in the current job (run's `members`); all of them between jobs.
+    int active() const { return m_active; }
+
     /// Runs job(rank) on every member, the caller being rank 0, and returns when all have left it. When jobs
     /// throw, the first exception thrown is rethrown here (see the header comment).
-    void run(const std::function<void(int)>& job) {
+    void run(const std::function<void(int)>& job) { run(job, m_size); }
+    /// The same on members [0, members) only: barriers wait for those (the others skip the job).
+    void run(const std::function<void(int)>& job, int members) {
+        if (members < 1 || members > m_size)
+            throw error("thread team: cannot run on " + std::to_string(members) + " of " + std::to_string(m_size) +
+                        " members");
         m_job = &job;
+        m_active = members;
         m_failed.store(false, std::memory_order_relaxed);
         m_finished.store(0, std::memory_order_relaxed);
         publish();
         execute(0);
+        // Every member acknowledges the job, taking part or not: none can still be reading it when the next starts.
         const auto others = static_cast<std::uint32_t>(m_size - 1);
         for (std::uint32_t done; (done = m_finished.load(std::memory_order_acquire)) != others;)
             detail::wait_for_change(m_finished, done);
         m_arrived.store(0, std::memory_order_relaxed);  // a failed job may leave members counted at a barrier
         m_job = nullptr;
+        m_active = m_size;
         if (std::exception_ptr e = std::exchange(m_error, nullptr)) std::rethrow_exception(e);
     }
 
     /// Inside a job: returns once every member has reached this barrier. After another member's job threw, it
     /// throws instead (an exception run() catches), which ends this member's job.
     void barrier() {
-        if (m_size == 1) return;
+        if (m_active == 1) return;
         // The generation is read before the failure flag: a failure that comes later changes the generation.
         const std::uint32_t generation = m_barrier_generation.load(std::memory_order_acquire);
         if (m_failed.load(std::memory_order_acquire)) throw cancelled{};
-        if (m_arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == m_size) {
+        if (m_arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == m_active) {
             m_arrived.store(0, std::memory_order_relaxed);
             m_barrier_generation.fetch_add(1, std::memory_order_acq_rel);
             m_barrier_generation.notify_all();
@@ -135,20 +146,21 @@ private:
             detail::wait_for_change(m_job_generation, seen);
             seen = m_job_generation.load(std::memory_order_acquire);
             if (m_stop) return;
-            execute(rank);
+            if (rank < m_active) execute(rank);
             m_finished.fetch_add(1, std::memory_order_acq_rel);
             m_finished.notify_all();
         }
     }
 
     int m_size;                                             ///< members, the caller included
+    int m_active;                                           ///< members taking part in the current job
     std::vector<std::thread> m_workers;                     ///< members 1..
     const std::function<void(int)>* m_job = nullptr;        ///< the job being run
     std::atomic<bool> m_stop{false};                        ///< set by the destructor
     std::atomic<std::uint32_t> m_job_generation{0};         ///< bumped per job (and to stop)
     std::atomic<std::uint32_t> m_barrier_generation{0};     ///< bumped per completed barrier and per failure
     std::atomic<int> m_arrived{0};                          ///< members at the current barrier
-    std::atomic<std::uint32_t> m_finished{0};               ///< members 1.. done with the current job
+    std::atomic<std::uint32_t> m_finished{0};               ///< members 1.. done with (or skipping) the current job
     std::atomic<bool> m_failed{false};                      ///< a member's job threw
     std::mutex m_error_mutex;                               ///< guards m_error
     std::exception_ptr m_error;                             ///< the first exception thrown in the current job

@@ -8,7 +8,8 @@
 /// Every backend trains through the tape (nn::predictor::forward, the loss, backward, the optimiser's update). On
 /// the CPU a batch is cut into row blocks (row_blocks_for) that a team of threads shares out, one tape per thread
 /// (autograd/row_split.hpp): the blocks, not the threads, fix the arithmetic, so the results are the same bits for
-/// any number of threads. A device backend steps whole batches on one host thread.
+/// any number of threads, which may therefore change from epoch to epoch (options::adapt_threads). A device backend
+/// steps whole batches on one host thread.
 
 #include <algorithm>
 #include <chrono>
@@ -62,6 +63,7 @@ struct options {
     /// Threads stepping a batch on the CPU, at least 1 (more than row_blocks_for(batch size) are not used); the
     /// results do not depend on it. Device backends use one.
     int threads = parallel::hardware_threads();
+    bool adapt_threads = false;  ///< run epochs on one thread while that is faster (a busy machine)
     std::function<void(const progress&)> on_epoch = {};  ///< called after every epoch (may be empty)
 };
 
@@ -75,6 +77,7 @@ struct result {
     data::split_indices split;              ///< record indices of both parts
     std::uint64_t seed = 0;                 ///< the config's SEED
     int threads = 1;                        ///< threads that stepped the batches
+    int epochs_on_one_thread = 0;           ///< epochs adapt_threads ran on one of several threads
     std::int64_t steps = 0;                 ///< optimiser steps
     double train_s = 0;                     ///< the epoch loop, validation included
     double wall_s = 0;                      ///< train_predictor as a whole (statistics, split, model, loop)
@@ -174,6 +177,50 @@ inline nn::predictor_spec make_spec(const io::run_config& cfg, const data::bench
     return spec;
 }
 
+/// Picks the thread count of each epoch when adapting: all `threads` (results do not depend on it) unless the last
+/// epochs showed one thread to be faster, as on a machine where other processes hold the cores. It times one
+/// thread for epoch 1, then again (at most every 10 epochs) when all got slower than their best by a third or no
+/// longer beat one by a quarter; while on one thread it tries all every 10 epochs.
+class thread_chooser {
+public:
+    thread_chooser(int threads, bool adapt) : m_threads(threads), m_adapt(adapt && threads > 1) {}
+    /// Threads for epoch `epoch`.
+    int next(int epoch) {
+        if (!m_adapt) return m_threads;
+        if (epoch == 1) return probe(epoch, 1);
+        const bool slowed = m_last_many > 1.33 * m_best_many || m_last_many > 0.8 * m_last_one;
+        if (m_current == m_threads && slowed && epoch - m_probed >= 10) return probe(epoch, 1);
+        if (m_current == 1 && epoch - m_probed >= 10) return probe(epoch, m_threads);
+        return m_current;
+    }
+    /// The epoch that ran on `threads` took `seconds` (its training part).
+    void record(int threads, double seconds) {
+        if (threads == 1) {
+            m_last_one = seconds;
+        } else {
+            m_last_many = seconds;
+            m_best_many = std::min(m_best_many, seconds);
+        }
+        if (m_probing) m_current = m_last_one < m_last_many ? 1 : m_threads;
+        m_probing = false;
+    }
+
+private:
+    int probe(int epoch, int threads) {
+        m_probed = epoch;
+        m_probing = true;
+        return threads;
+    }
+    int m_threads;
+    bool m_adapt;
+    int m_current = m_threads;
+    bool m_probing = false;
+    int m_probed = -1000;
+    double m_last_one = std::numeric_limits<double>::infinity();
+    double m_last_many = std::numeric_limits<double>::infinity();
+    double m_best_many = std::numeric_limits<double>::infinity();
+};
+
 /// A portable Fisher-Yates shuffle (data::uniform_below, not std::shuffle, whose draws differ between libraries).
 inline void shuffle(std::vector<std::size_t>& v, std::mt19937_64& gen) {
     for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[data::uniform_below(gen, i)]);
@@ -192,8 +239,8 @@ namespace detail {
 /// Training through the tape on `Backend` (see the header comment): per batch, every member of a thread team
 /// records the model's forward pass and the loss on its rows, runs backward, and after a barrier sums its share of
 /// the parameters' gradients over the blocks and applies the optimiser's update to it. On a device backend one
-/// member steps whole batches. Buffers (tapes, batches, the row split's) are reused: steady epochs allocate
-/// nothing but the epoch's host staging, sized once.
+/// member steps whole batches. Buffers (tapes, batches, the row split's) are reused: once every batch size has
+/// been seen, the backend allocates nothing.
 template <class Backend>
 class tape_training {
 public:
@@ -203,8 +250,8 @@ public:
     static constexpr bool split = kernels::host_accessible;
 
     /// Batches of up to `batch` records of x (`dim` codes a row) and y (`outputs` targets a row), z-scored,
-    /// row-major; `xv` the validation codes; `threads` as options::threads.
-    tape_training(nn::predictor<float, Backend>& model, index_t batch, int threads, nn::loss_kind loss,
+    /// row-major; `xv` the validation codes; `threads` and `adapt` as options::threads and adapt_threads.
+    tape_training(nn::predictor<float, Backend>& model, index_t batch, int threads, bool adapt, nn::loss_kind loss,
                   std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim,
                   index_t outputs)
         : m_model(model),
@@ -216,7 +263,9 @@ public:
           m_xv(tensor::from_host(xv, static_cast<index_t>(xv.size()) / dim, dim)),
           m_team(team_size(threads, batch)),
           m_split(m_team),
-          m_members(static_cast<std::size_t>(m_team.size())) {
+          m_members(static_cast<std::size_t>(m_team.size())),
+          m_chooser(m_team.size(), adapt),
+          m_active(m_team.size()) {
         model.for_each_parameter([&](const std::string&, autograd::parameter<float, Backend>& p) {
             // The optimiser keeps the gradient's address; backward and the row split reuse a buffer of this size.
             p.grad.resize_like(p.value);
@@ -230,15 +279,20 @@ public:
     std::vector<optim::parameter<float>> parameters() const { return m_params; }
     /// Threads stepping the batches.
     int threads() const { return m_team.size(); }
+    /// Epochs run on one thread of several (options::adapt_threads).
+    int epochs_on_one_thread() const { return m_one_thread_epochs; }
 
-    /// Trains one epoch on `order` (record indices) in batches of `batch`: per batch the optimiser's step, then
-    /// after(k) on the calling thread. Returns the sum of the batch losses.
+    /// Trains epoch `epoch` on `order` (record indices) in batches of `batch`: per batch the optimiser's step,
+    /// then after(k) on the calling thread. Returns the sum of the batch losses.
     template <class Optimizer, class After>
-    double epoch(std::span<const std::size_t> order, index_t batch, Optimizer& opt, After&& after) {
+    double epoch(int epoch, std::span<const std::size_t> order, index_t batch, Optimizer& opt, After&& after) {
         const auto n = static_cast<index_t>(order.size());
         stage(order);
         const index_t batches = (n + batch - 1) / batch;
         m_losses.resize(batches);
+        m_active = m_chooser.next(epoch);
+        m_one_thread_epochs += m_active == 1 && m_team.size() > 1;
+        const auto start = std::chrono::steady_clock::now();
         m_team.run([&](int rank) {
             member& w = m_members[static_cast<std::size_t>(rank)];
             for (index_t k = 0; k < batches; ++k) {
@@ -281,7 +335,8 @@ public:
             m_team.barrier();
             if (rank == 0) after(batches - 1);
             w.tape.clear();
-        });
+        }, m_active);
+        m_chooser.record(m_active, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         double loss_sum = 0;
         for (const float l : m_losses.to_host()) loss_sum += l;
         return loss_sum;
@@ -298,7 +353,7 @@ public:
             const autograd::no_grad scope;  // per thread
             w.tape.clear();
             w.tape.clear_split();
-            for (index_t c = rank; c < chunks; c += m_team.size()) {
+            for (index_t c = rank; c < chunks; c += m_active) {
                 const index_t first = c * chunk, rows = std::min(chunk, n - first);
                 w.x.resize(rows, m_dim);
                 kernels::copy(rows * m_dim, m_xv.data() + first * m_dim, w.x.data());
@@ -307,7 +362,7 @@ public:
                 kernels::to_host(rows * m_outputs, out.value().data(), pred.data() + first * m_outputs);
             }
             w.tape.clear();
-        });
+        }, m_active);
     }
 
 private:
@@ -358,6 +413,9 @@ private:
     parallel::thread_team m_team;               ///< the threads stepping the batches
     autograd::row_split<float, Backend> m_split;  ///< what they share
     std::vector<member> m_members;              ///< one per thread
+    thread_chooser m_chooser;                   ///< threads per epoch
+    int m_active;                               ///< threads of the current epoch
+    int m_one_thread_epochs = 0;                ///< epochs the chooser ran on one thread
 };
 
 }  // namespace detail
@@ -415,7 +473,7 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
     nn::predictor<float, Backend> model(spec, std::move(stats), res.seed);
     model.train(true);
     detail::tape_training<Backend> training(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())),
-                                            opt.threads, nn::parse_loss(o.criterion), x, y, xv,
+                                            opt.threads, opt.adapt_threads, nn::parse_loss(o.criterion), x, y, xv,
                                             static_cast<index_t>(d), static_cast<index_t>(m));
     res.threads = training.threads();
     auto optimizer = detail::make_optimizer<Backend>(o, training.parameters());
@@ -434,7 +492,7 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
         detail::shuffle(order, shuffler);
         const double loss_sum = std::visit(
             [&](auto& opt_) {
-                return training.epoch(order, batch, opt_, [&](index_t) {
+                return training.epoch(epoch, order, batch, opt_, [&](index_t) {
                     if (per_batch) {
                         optim::advance(schedule);
                         optim::set_rates(opt_, schedule);
@@ -478,6 +536,7 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
         }
     }
     res.train_s = std::chrono::duration<double>(clock::now() - loop_start).count();
+    res.epochs_on_one_thread = training.epochs_on_one_thread();
     res.last = io::make_record(model, b.setting, o.epoch - 1, config_yaml);
 
     std::vector<double> p(nv), t(nv);
@@ -512,6 +571,7 @@ inline std::string metrics_json(const result& r, const io::run_config& cfg) {
     };
     j.begin_object();
     j.member("setting", cfg.data.dataset).member("seed", r.seed).member("threads", r.threads);
+    j.member("epochs_on_one_thread", r.epochs_on_one_thread);
     j.key("metrics").array(r.metric_names);
     j.member("train_records", r.split.train.size()).member("val_records", r.split.validation.size());
     j.key("epochs").begin_array();
