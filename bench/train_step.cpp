@@ -40,12 +40,12 @@ void train_step(benchmark::State& state) {
     auto model = seg_model();
     constexpr std::size_t records = batch * steps;
     const auto x = field(records * 27, 0.1), y = field(records * 5, 0.7), xv = field(27, 0.3);
-    ncp::train::detail::tape_training<ncp::backend::eigen_cpu> training(model, batch, threads,
+    ncp::train::detail::tape_training<ncp::backend::eigen_cpu> training(model, batch, threads, false,
                                                                         ncp::nn::loss_kind::smooth_l1, x, y, xv, 27, 5);
     ncp::optim::adam<float> adam(training.parameters(), {.lr = 1e-3, .weight_decay = 1e-7});
     std::vector<std::size_t> order(records);
     for (std::size_t i = 0; i < records; ++i) order[i] = (i * 7) % records;
-    const auto epoch = [&] { training.epoch(order, batch, adam, [](ncp::index_t) {}); };
+    const auto epoch = [&] { training.epoch(0, order, batch, adam, [](ncp::index_t) {}); };
     epoch();
     for (auto _ : state) epoch();
     state.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsIterationInvariantRate);
@@ -59,7 +59,7 @@ void evaluate(benchmark::State& state) {
     auto model = seg_model();
     constexpr std::size_t records = 502;
     const auto x = field(batch * 27, 0.1), y = field(batch * 5, 0.7), xv = field(records * 27, 0.3);
-    ncp::train::detail::tape_training<ncp::backend::eigen_cpu> training(model, batch, threads,
+    ncp::train::detail::tape_training<ncp::backend::eigen_cpu> training(model, batch, threads, false,
                                                                         ncp::nn::loss_kind::smooth_l1, x, y, xv, 27, 5);
     model.train(false);
     std::vector<float> out(records * 5);

@@ -111,22 +111,23 @@ TEST_CASE("train writes its files, the same bytes twice; predict reproduces the 
 
 TEST_CASE("--threads 1, 2, 3 and 4 write the same losses, validation errors and checkpoints") {
     const ncp::test::scratch_dir dir("cli-train-threads");
-    // 400 records: 320 for training, batches of 128, 128 and 64 rows, cut into row blocks that three and four
-    // threads share unevenly (some with no rows of the last batch).
+    // 400 records: 320 for training, batches of 192 and 128 rows, cut into 3 row blocks and 2, which 2, 3 and 4
+    // threads share unevenly (some with no rows of the second batch).
     ncp::io::write_benchmark(dir / "seg.bin", ncp::test::synthetic_benchmark("seg", seg_metrics, 400, 5));
     std::string metrics, best, last;
     for (const char* threads : {"1", "2", "3", "4"}) {
         CAPTURE(threads);
         const auto r = run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/seg.yaml").string(),
-                                "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "3", "--log_dir",
-                                dir.path().string(), "--threads", threads});
+                                "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "3",
+                                "--optimization.batch_size", "192", "--log_dir", dir.path().string(), "--threads",
+                                threads});
         REQUIRE_MESSAGE(r.status == 0, r.err);
         // metrics.json from the epochs to the rank correlations (threads and timings differ).
         const std::string text = read_file(dir / "seg" / "metrics.json");
         const auto from = text.find("\"epochs\""), to = text.find("\"steps\"");
         REQUIRE(from != std::string::npos);
         REQUIRE(to != std::string::npos);
-        const auto used = std::min<ncp::index_t>(std::stoi(threads), ncp::train::row_blocks_for(128));
+        const auto used = std::min<ncp::index_t>(std::stoi(threads), ncp::train::row_blocks_for(192));
         CHECK(text.find("\"threads\": " + std::to_string(used)) != std::string::npos);
         if (metrics.empty()) {
             metrics = text.substr(from, to - from);

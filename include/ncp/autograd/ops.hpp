@@ -5,6 +5,10 @@
 /// Shapes: tensors are rows x cols; a 1-D tensor of n is a 1 x n row. Element-wise binary ops broadcast like NumPy
 /// (a dimension of 1 repeats), which covers row vectors, column vectors and scalars. Operands of one expression
 /// must share the value type and the backend: mixing them does not compile.
+///
+/// On a row-split tape (row_split.hpp) values hold one member's rows of a batch. Row-wise ops need nothing more;
+/// linear, batch_norm, dropout and the losses handle the split (per-block products and sums, the batch's mask
+/// elements, sums added in block order), and the ops that would combine only one member's rows throw.
 
 #include <cstdint>
 #include <span>

@@ -32,9 +32,11 @@ inline void cpu_relax() {
 #endif
 }
 
-/// Waits until `word` differs from `seen`: spins a few microseconds, then sleeps until notified.
+/// Waits until `word` differs from `seen`: spins a few microseconds (long enough for the other members of an evenly
+/// shared step, short enough not to burn the core of a member that the scheduler took off its own), then sleeps
+/// until notified.
 inline void wait_for_change(const std::atomic<std::uint32_t>& word, std::uint32_t seen) {
-    for (int i = 0; i < 4096; ++i) {
+    for (int i = 0; i < 512; ++i) {
         if (word.load(std::memory_order_acquire) != seen) return;
         cpu_relax();
     }

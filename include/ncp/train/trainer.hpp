@@ -230,7 +230,7 @@ inline void shuffle(std::vector<std::size_t>& v, std::mt19937_64& gen) {
 
 /// Row blocks of a CPU training batch of `rows` rows: blocks of at least min_block_rows rows, at most max_blocks.
 /// The results depend on it (through the order of the sums over rows), not on the thread count.
-inline constexpr index_t min_block_rows = 32;
+inline constexpr index_t min_block_rows = 64;
 inline constexpr index_t max_blocks = 16;
 inline index_t row_blocks_for(index_t rows) { return std::clamp<index_t>(rows / min_block_rows, 1, max_blocks); }
 
