@@ -34,7 +34,7 @@ runs = [b for b in json.load(open(f"{work}/ncp.json"))["benchmarks"] if b.get("r
 ncp_ms = statistics.median(b["real_time"] for b in runs)  # ms (the benchmark's unit)
 peers = [json.load(open(f"{work}/peer.{i}.json")) for i in range(1, repeat + 1)]
 peer_ms = statistics.median(p["seconds"] for p in peers) * 1e3
-assert all(p["check_ok"] for p in peers), "the peer's hook count does not reproduce spec 3"
+assert all(p["check_ok"] for p in peers), "the peer's hook count does not reproduce docs/algorithm.md section 3"
 print("one start x 70 iterations, exact FLOPs/params of every rounded code included, in-process, median of", repeat)
 print(f"| program | ms | ms / iteration |")
 print(f"|---|---|---|")

@@ -1,4 +1,4 @@
-// One NCP step (spec section 6) on one code: the frozen seg predictor in eval mode, the loss
+// One NCP step (docs/algorithm.md section 6) on one code: the frozen seg predictor in eval mode, the loss
 // L1(main, main + 0.1) + 0.5 L1(flops, flops - 0.1) with detached targets, the gradient w.r.t. the code only, SGD
 // with lr 3 on the code, clamp to the bounds.
 #include <benchmark/benchmark.h>

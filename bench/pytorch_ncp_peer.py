@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""The PyTorch peer of `ncp search`: the original NCP loop (spec section 6) as a PyTorch user runs it, written
-afresh for timing: a multi-head MLP predictor (spec 4) in evaluation mode, the code edited for 70 iterations
+"""The PyTorch peer of `ncp search`: the original NCP loop (docs/algorithm.md section 6) as a PyTorch user runs it, written
+afresh for timing: a multi-head MLP predictor (docs/algorithm.md section 4) in evaluation mode, the code edited for 70 iterations
 (a fresh SGD each iteration, the L1 terms with detached targets, a per-element clamp in z-space, rounding in
 original units), and every rounded code's FLOPs and params counted as the original does with thop: the
-multi-resolution network of spec 3 is built in PyTorch and run once on a 1 x 3 x 128 x 128 input with forward
+multi-resolution network of docs/algorithm.md section 3 is built in PyTorch and run once on a 1 x 3 x 128 x 128 input with forward
 hooks on its convolutions and batch norms.
 
 Prints one JSON line: the loop's time (in-process, after building the predictor), per iteration, the final code and
-its FLOPs/params, and a check that the hook count reproduces spec 3's numbers for the all-64 code.
+its FLOPs/params, and a check that the hook count reproduces docs/algorithm.md section 3's numbers for the all-64 code.
 
 usage: bench/pytorch_ncp_peer.py [--iters 70] [--threads N] [--seed 233]
 """
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 CHANNEL_DIMS = {0, 1, 4, 8, 9, 14, 15, 16, 22, 23, 24, 25, 26}
 
 
-# ---- the multi-resolution network of spec 3 ----
+# ---- the multi-resolution network of docs/algorithm.md section 3 ----
 
 def conv_bn_relu(cin, cout, k, stride):
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, bias=False), nn.BatchNorm2d(cout),
@@ -73,7 +73,7 @@ class Module(nn.Module):
 
 
 class MultiResolutionNet(nn.Module):
-    """Stem, modules from a 27-int code, classification head (spec 3)."""
+    """Stem, modules from a 27-int code, classification head (docs/algorithm.md section 3)."""
 
     def __init__(self, code, classes=50):
         super().__init__()
@@ -124,7 +124,7 @@ def count_flops_params(code):
     return total[0] / 1e9, sum(p.numel() for p in net.parameters()) / 1e6
 
 
-# ---- the predictor of spec 4 ----
+# ---- the predictor of docs/algorithm.md section 4 ----
 
 class Predictor(nn.Module):
     def __init__(self, dim=27, groups=(1, 2, 2), drops=(0.5, 0.5, 0.0)):
@@ -140,7 +140,7 @@ class Predictor(nn.Module):
 
 
 def rounded(values, lower):
-    """Spec 6 step 5: each value to the nearest multiple of its lower bound, at least that bound."""
+    """docs/algorithm.md section 6 step 5: each value to the nearest multiple of its lower bound, at least that bound."""
     return [max(lo, int(v + lo / 2) // lo * lo) for v, lo in zip(values, lower)]
 
 

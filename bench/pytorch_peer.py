@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch peer of `ncp train`: the original release's predictor training, written here for comparison.
 
-It trains the same model (spec section 4) with the same defaults (spec section 5) on the same split as an
+It trains the same model (docs/algorithm.md section 4) with the same defaults (docs/algorithm.md section 5) on the same split as an
 `ncp train` run (read from that run's split.json), following the original's pipeline: a torch Dataset and
 DataLoader reshuffled every epoch, Adam + OneCycleLR stepped per batch, SmoothL1 loss, per-epoch validation
 MAE in original units, and the best model kept by main-metric MAE. It prints one JSON object with its timings
@@ -29,7 +29,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "tanh": nn.Tanh, "swish": nn.
 
 
 class Predictor(nn.Module):
-    """Spec section 4: BN -> Linear -> BN -> act -> dropout trunk, one head per metric group."""
+    """docs/algorithm.md section 4: BN -> Linear -> BN -> act -> dropout trunk, one head per metric group."""
 
     def __init__(self, input_dim, groups, activation, shared=256, separated=128, p1=0.5, p2=(0.5, 0.5, 0.0)):
         super().__init__()

@@ -16,14 +16,14 @@ int main(int argc, char** argv) try {
     for (int i = 2; i + 1 < argc; i += 2) overrides.emplace_back(std::string(argv[i]).substr(2), argv[i + 1]);
     const ncp::io::run_config cfg = ncp::io::load_config(argc > 1 ? argv[1] : "configs/seg.yaml", overrides);
 
-    // Load and train (spec section 5): the best model of the run, in evaluation mode.
+    // Load and train (docs/algorithm.md section 5): the best model of the run, in evaluation mode.
     const ncp::data::benchmark bench = ncp::train::load_data(cfg);
     const ncp::train::result trained = ncp::train::train_predictor(cfg, bench);
     std::vector<ncp::search::task<>> tasks(1);
     tasks[0].name = cfg.data.dataset;
     tasks[0].models.push_back(ncp::io::make_predictor(trained.best, "trained model"));
 
-    // Search (spec section 6): 70 gradient steps from the all-64 code, exact FLOPs/params of every rounded code.
+    // Search (docs/algorithm.md section 6): 70 gradient steps from the all-64 code, exact FLOPs/params of every rounded code.
     ncp::search::editor<ncp::search::mr_space> editor(ncp::search::mr_space(), std::move(tasks),
                                                       ncp::search::make_options(cfg.editing));
     const ncp::arch::code start = editor.space().default_start();

@@ -1,17 +1,17 @@
 #pragma once
 /// The command-line shell shared by every `ncp` subcommand: registration, argument access, error reporting.
 
-#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <map>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
+#include <system_error>
 #include <vector>
 
 #include "ncp/config.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::cli {
 
@@ -44,13 +44,13 @@ inline const std::string& option_value(std::span<const std::string> args, std::s
 }
 
 /// Threads by default: the machine's hardware threads.
-inline int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+inline int default_threads() { return parallel::hardware_threads(); }
 
 /// The value of `--threads`: a whole number from 1 to 4096; anything else is a usage error naming the flag.
 inline int parse_threads(const std::string& value) {
     int n = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 4096)
+    const auto [end, failed] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (failed != std::errc() || end != value.data() + value.size() || n < 1 || n > 4096)
         throw usage_error("--threads takes a whole number from 1 to 4096 (got '" + value + "')");
     return n;
 }

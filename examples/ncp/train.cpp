@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -22,8 +23,9 @@ constexpr const char* usage =
     "usage: ncp train --cfg FILE [--device cpu|gpu] [--threads N] [--section.key value ...]\n"
     "  --cfg FILE            the run's YAML config (configs/seg.yaml, ...)\n"
     "  --device cpu|gpu      where to train (default cpu); gpu: the cuBLAS backend on the first CUDA device\n"
-    "  --threads N           threads of the training step, 1 or 2 (default: 2 where the machine has 2 cores,\n"
-    "                        falling back to 1 for epochs where 2 are slower); results do not depend on it\n"
+    "  --threads N           threads stepping a batch, at most one per row block of a batch (default: the machine's\n"
+    "                        hardware threads, one thread for epochs where those are slower); results do not\n"
+    "                        depend on it\n"
     "  --section.key value   overrides a config key, e.g. --optimization.epoch 50 --data.path my.bin\n";
 
 std::string fixed(double v, int digits) {
@@ -73,7 +75,8 @@ int train(std::span<const std::string> args) {
         if (live) std::cerr << "\r\033[K";
         std::cerr << line << "\n";
     };
-    const std::string workers = on_gpu ? std::string("GPU") : std::to_string(threads) + " thread(s)";
+    const auto used = std::min<ncp::index_t>(threads, ncp::train::row_blocks_for(cfg.optimization.batch_size));
+    const std::string workers = on_gpu ? std::string("GPU") : std::to_string(used) + " thread(s)";
     note("ncp train: " + cfg_file + " on " + data_file.string() + " (" + std::to_string(bench.size()) + " records, " +
          std::to_string(bench.code_dim()) + "-dim codes), " + std::to_string(cfg.optimization.epoch) + " epochs, " +
          cfg.optimization.optimizer + " + " + cfg.optimization.scheduler + ", " + cfg.optimization.criterion +
@@ -97,6 +100,18 @@ int train(std::span<const std::string> args) {
                       << "  val " << names[0] << " MAE " << fixed(e.val_mae[0], 4) << " (best " << fixed(p.best_mae, 4)
                       << ")  " << fixed(left, 1) << " s left" << std::flush;
         } else {
+            std::cerr << line << "\n";
+        }
+    };
+    // Within an epoch, every log_interval batches: the live line on a terminal, a log line otherwise.
+    opt.on_batch = [&](const ncp::train::batch_progress& p) {
+        const std::string where = "epoch " + std::to_string(p.epoch + 1) + "/" + std::to_string(p.epochs) +
+                                  " batch " + std::to_string(p.batch) + "/" + std::to_string(p.batches);
+        if (live) {
+            std::cerr << "\r\033[K" << where << "  loss " << fixed(p.mean_loss, 4) << std::flush;
+        } else {
+            const std::string line = where + " | loss " + fixed(p.mean_loss, 5);
+            log << line << "\n";
             std::cerr << line << "\n";
         }
     };

@@ -4,13 +4,16 @@
 /// "ncp/export/onnx.hpp" (ncp::onnx).
 
 #include "ncp/fwd.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 #include "ncp/backend/eigen_cpu.hpp"
 #include "ncp/tensor/tensor.hpp"
+#include "ncp/autograd/row_split.hpp"
 #include "ncp/autograd/tape.hpp"
 #include "ncp/autograd/ops.hpp"
 
 #include "ncp/nn/layers.hpp"
+#include "ncp/nn/loss.hpp"
 #include "ncp/nn/predictor.hpp"
 #include "ncp/optim/optimizers.hpp"
 #include "ncp/optim/schedulers.hpp"

@@ -1,4 +1,4 @@
-/// FLOPs and params: the reference numbers of the spec (in constant expressions too), a naive reference loop
+/// FLOPs and params: the reference numbers of docs/algorithm.md section 3 (in constant expressions too), a naive reference loop
 /// over the setting, and every record of the benchmark.
 
 #include <doctest/doctest.h>
@@ -26,7 +26,7 @@ constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2
 static_assert(arch::count(arch::parse_code(first_record)) == arch::cost{13727426866, 28290994});
 static_assert(arch::count(arch::parse_code(all64)) == arch::cost{1959638194, 4128754});
 
-/// The spec's text turned into loops over the setting, with no graph: the reference the visitor must match.
+/// docs/algorithm.md section 3 turned into loops over the setting, with no graph: the reference the visitor must match.
 arch::cost naive_count(const arch::network_setting& s, const arch::convention& c) {
     arch::cost total;
     const auto conv = [&](std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t side, bool bias) {
@@ -65,7 +65,7 @@ arch::cost naive_count(const arch::network_setting& s, const arch::convention& c
 
 }  // namespace
 
-TEST_CASE("the three reference numbers of the spec") {
+TEST_CASE("the three reference numbers of docs/algorithm.md section 3") {
     CHECK(arch::count(arch::parse_code(first_record)) == arch::cost{13727426866, 28290994});
     const arch::cost a = arch::count(arch::parse_code(all64));
     CHECK(a == arch::cost{1959638194, 4128754});

@@ -158,7 +158,7 @@ TEST_CASE("metric groups map names to columns and refuse unknown, repeated or em
     }
 }
 
-TEST_CASE("default metric groups follow the spec's table") {
+TEST_CASE("default metric groups follow the table of docs/algorithm.md section 1") {
     CHECK(ncp::data::default_metric_groups("seg-4x").size() == 3);
     CHECK(ncp::data::default_metric_groups("cls-50-1000")[1] == std::vector<std::string>{"top5"});
     CHECK(ncp::data::default_metric_groups("video-p")[0] == std::vector<std::string>{"top1"});

@@ -1,6 +1,6 @@
 /// `ncp search` as a program: its files (JSON, CSV, SVG) and what they must hold, many starts, several tasks with
 /// weights, ensembles, NAS-Bench-201 with a known subset, bad input of every kind, and (with NCP_DATA_DIR) the
-/// spec's trajectory on seg.
+/// trajectory of docs/algorithm.md section 6 on seg.
 
 #include <doctest/doctest.h>
 
@@ -105,7 +105,7 @@ TEST_CASE("search writes ncp.json, ncp.csv, ncp.svg; every reported cost is the 
                  "--editing.convention", "segmentation", "--editing.iters", "3"});
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(contains(r.out, "head seg, classes 19"));
-    CHECK(contains(r.out, "1.977543680 G FLOPs"));  // the all-64 start, spec 3
+    CHECK(contains(r.out, "1.977543680 G FLOPs"));  // the all-64 start, docs/algorithm.md section 3
     CHECK(contains(read_file(out / "ncp.json"), "head seg, classes 19"));
 
     // --export DIR: the selected code's network, in the search's convention.

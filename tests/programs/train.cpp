@@ -1,5 +1,5 @@
-/// `ncp train` and `ncp predict` as programs: the output files, identical bytes on repeat, predictions that
-/// reproduce the validation numbers of metrics.json, and bad input of every kind.
+/// `ncp train` and `ncp predict` as programs: the output files, identical bytes on repeat and for any --threads,
+/// predictions that reproduce the validation numbers of metrics.json, and bad input of every kind.
 
 #include <doctest/doctest.h>
 
@@ -13,6 +13,7 @@
 
 #include "ncp/arch/code.hpp"
 #include "ncp/io/checkpoint.hpp"
+#include "ncp/train/trainer.hpp"
 #include "programs/run.hpp"
 #include "train/synthetic.hpp"
 
@@ -108,6 +109,60 @@ TEST_CASE("train writes its files, the same bytes twice; predict reproduces the 
     }
 }
 
+TEST_CASE("--threads 1, 2, 3 and 4 write the same losses, validation errors and checkpoints") {
+    const ncp::test::scratch_dir dir("cli-train-threads");
+    // 400 records: 320 for training, batches of 192 and 128 rows, cut into 3 row blocks and 2, which 2, 3 and 4
+    // threads share unevenly (some with no rows of the second batch).
+    ncp::io::write_benchmark(dir / "seg.bin", ncp::test::synthetic_benchmark("seg", seg_metrics, 400, 5));
+    std::string metrics, best, last;
+    for (const char* threads : {"1", "2", "3", "4"}) {
+        CAPTURE(threads);
+        const auto r = run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/seg.yaml").string(),
+                                "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "3",
+                                "--optimization.batch_size", "192", "--log_dir", dir.path().string(), "--threads",
+                                threads});
+        REQUIRE_MESSAGE(r.status == 0, r.err);
+        // metrics.json from the epochs to the rank correlations (threads and timings differ).
+        const std::string text = read_file(dir / "seg" / "metrics.json");
+        const auto from = text.find("\"epochs\""), to = text.find("\"steps\"");
+        REQUIRE(from != std::string::npos);
+        REQUIRE(to != std::string::npos);
+        const auto used = std::min<ncp::index_t>(std::stoi(threads), ncp::train::row_blocks_for(192));
+        CHECK(text.find("\"threads\": " + std::to_string(used)) != std::string::npos);
+        if (metrics.empty()) {
+            metrics = text.substr(from, to - from);
+            best = read_file(dir / "seg" / "best_model.ckpt");
+            last = read_file(dir / "seg" / "last_model.ckpt");
+            continue;
+        }
+        CHECK(text.substr(from, to - from) == metrics);
+        CHECK(read_file(dir / "seg" / "best_model.ckpt") == best);  // the same config: the same bytes
+        CHECK(read_file(dir / "seg" / "last_model.ckpt") == last);
+    }
+}
+
+TEST_CASE("log_interval: a progress line every log_interval batches within an epoch, in train.log too") {
+    const ncp::test::scratch_dir dir("cli-train-log-interval");
+    ncp::test::write_synthetic(dir / "seg.bin", "seg", seg_metrics, 300);  // 240 for training: 8 batches of 32
+    const auto r = run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/seg.yaml").string(), "--data.path",
+                            (dir / "seg.bin").string(), "--optimization.epoch", "2", "--optimization.batch_size", "32",
+                            "--log_interval", "3", "--log_dir", dir.path().string(), "--threads", "1"});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const std::string log = read_file(dir / "seg" / "train.log");
+    for (const std::string at : {"epoch 1/2 batch 3/8 | loss ", "epoch 1/2 batch 6/8 | loss ",
+                                 "epoch 2/2 batch 3/8 | loss ", "epoch 2/2 batch 6/8 | loss "}) {
+        CAPTURE(at);
+        CHECK(r.err.find(at) != std::string::npos);
+        CHECK(log.find(at) != std::string::npos);
+    }
+    CHECK(r.err.find("batch 8/8") == std::string::npos);  // the epoch's own line reports its end
+    CHECK(r.err.find("batch 1/8") == std::string::npos);
+    CHECK(r.err.find("epoch 1/2 batch 3/8") < r.err.find("epoch 1/2 batch 6/8"));
+    CHECK(r.err.find("epoch 1/2 batch 6/8") < r.err.find("epoch 2/2 batch 3/8"));
+    CHECK(run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/seg.yaml").string(), "--log_interval", "0"})
+              .status == 1);
+}
+
 TEST_CASE("bad input: config, data, checkpoints, codes") {
     const ncp::test::scratch_dir dir("cli-train-bad");
     const auto cfg = (ncp::test::source_dir() / "configs/seg.yaml").string();
@@ -120,7 +175,12 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
           std::string::npos);
     CHECK(r.err.find("scripts/convert_pkl.py") != std::string::npos);
     CHECK(run_cli({"train"}).status == 2);
-    CHECK(run_cli({"train", "--cfg", cfg, "--threads", "3"}).status == 2);
+    for (const char* threads : {"0", "-1", "two", "2x", "", "4097"}) {
+        r = run_cli({"train", "--cfg", cfg, "--threads", threads});
+        CHECK(r.status == 2);
+        CHECK(r.err.find("--threads takes a whole number from 1 to 4096 (got '" + std::string(threads) + "')") !=
+              std::string::npos);
+    }
 
     ncp::test::write_synthetic(dir / "seg.bin", "seg", seg_metrics, 300);
     r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--optimization.epoch", "1",
@@ -167,18 +227,18 @@ TEST_CASE("--device: an unknown value is a usage error; gpu fails clearly withou
         args.insert(args.end(), rest.begin(), rest.end());
         r = run_cli(args);
         CHECK(r.status == 1);
-        const std::string prefix = "ncp " + command + ": --device gpu: ";
+        const std::string prefix = "ncp " + command + ": --device gpu";
         if (NCP_CLI_HAS_CUBLAS) {
             if (r.err.find("no CUDA device is usable") == std::string::npos) {
                 MESSAGE("a CUDA device is present: the no-device message is not checked");
                 CHECK(r.err.find("--device gpu") == std::string::npos);
             } else {
-                CHECK(r.err.rfind(prefix + "no CUDA device is usable: cudaGetDeviceCount ", 0) == 0);
+                CHECK(r.err.rfind(prefix + " (CUDA_DEVICE 0): no CUDA device is usable: cudaGetDeviceCount ", 0) == 0);
                 CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
             }
         } else {
             CHECK(r.err == prefix +
-                               "ncp was built without the cuBLAS backend (configure with -DNCP_WITH_CUBLAS=ON)\n");
+                               ": ncp was built without the cuBLAS backend (configure with -DNCP_WITH_CUBLAS=ON)\n");
         }
     }
 }

@@ -64,7 +64,7 @@ std::vector<search::task<float, B>> one_task() {
     return v;
 }
 
-/// Spec 6 step 5 written out: channels max(8, floor((v + 4) / 8) x 8), counts max(1, floor(v + 0.5)).
+/// docs/algorithm.md section 6 step 5 written out: channels max(8, floor((v + 4) / 8) x 8), counts max(1, floor(v + 0.5)).
 arch::code naive_round(const std::vector<double>& v) {
     arch::code c{};
     for (std::size_t i = 0; i < 27; ++i) {
@@ -79,7 +79,7 @@ arch::code naive_round(const std::vector<double>& v) {
 
 TEST_CASE_TEMPLATE("one start, one task: the original loop step by step", P, test::on<float>) {
     using B = typename P::backend;
-    const search::options opt;  // spec 6 defaults: 70 iterations, lr 3, +0.1 / -0.1, alpha 0.5
+    const search::options opt;  // docs/algorithm.md section 6 defaults: 70 iterations, lr 3, +0.1 / -0.1, alpha 0.5
     const search::mr_space space;
     mr_editor<B> ed(space, one_task<B>(), opt);
     const arch::code start = space.default_start();

@@ -23,7 +23,7 @@ constexpr const char* all64 = "64_64-2_1_2_64-2_2_2_2_64_64-2_3_2_2_2_64_64_64-2
 
 }  // namespace
 
-TEST_CASE("NAS-Bench-MR bounds are min / 2 and max / 2 x alpha (spec 6)") {
+TEST_CASE("NAS-Bench-MR bounds are min / 2 and max / 2 x alpha (docs/algorithm.md section 6)") {
     const search::mr_space s;
     for (std::size_t i = 0; i < 27; ++i) {
         const bool channels = arch::kind_of(i) == arch::dimension_kind::channels;
@@ -37,7 +37,7 @@ TEST_CASE("NAS-Bench-MR bounds are min / 2 and max / 2 x alpha (spec 6)") {
     CHECK(contains(error_of([] { search::mr_space(0.5); }), "max_value_alpha"));
 }
 
-TEST_CASE("rounding follows spec 6 step 5 (_make_divisible with the lower bound as divisor)") {
+TEST_CASE("rounding follows docs/algorithm.md section 6 step 5 (_make_divisible with the lower bound as divisor)") {
     const search::mr_space s;
     std::mt19937_64 gen(7);
     std::uniform_real_distribution<double> u(-5, 140);
@@ -88,7 +88,7 @@ TEST_CASE("NAS-Bench-MR codes: default, random, minimal, parsing, neighbours, co
         CHECK(c.params < base.params);
     }
     const search::mr_space seg(4, search::parse_convention("segmentation"));
-    CHECK(seg.cost(start)->flops == 1977543680);  // spec 3
+    CHECK(seg.cost(start)->flops == 1977543680);  // docs/algorithm.md section 3
     CHECK(seg.cost(start)->params == 4126739);
     CHECK(contains(seg.cost_source(), "head seg, classes 19"));
     CHECK(contains(error_of([] { search::parse_convention("thop"); }), "benchmark or segmentation"));

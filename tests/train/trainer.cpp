@@ -1,11 +1,12 @@
 /// Training as configured: the four shipped configs on their data, every optimiser and schedule, determinism
-/// (same bytes on repeat and with 1 or 2 threads), the tape's training against the parallel step, and bad input.
+/// (the same bytes on repeat and with any number of threads), concurrent runs, and bad input.
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -94,25 +95,134 @@ TEST_CASE("every optimiser and schedule; per-epoch schedules step once an epoch"
     }
 }
 
-TEST_CASE("deterministic: the same bytes on repeat and with one or two threads") {
+TEST_CASE("deterministic: the same bytes on repeat and with any number of threads") {
     const test::scratch_dir dir("trainer-det");
+    // 300 records: 240 for training, batches of 192 and 48 rows in 3 row blocks and 1, which 2, 3 and 4 threads
+    // share unevenly (some with nothing of the second batch); dropout on.
     const auto bin = test::write_synthetic(dir / "seg.bin", "seg", {"mIoU", "mAcc", "aAcc", "flops", "params"}, 300);
-    const auto cfg = config("seg", {{"optimization.epoch", "2"}, {"data.path", bin.string()}});
+    const auto cfg =
+        config("seg", {{"optimization.epoch", "2"}, {"optimization.batch_size", "192"}, {"data.path", bin.string()}});
+    REQUIRE(train::row_blocks_for(192) == 3);
     const auto b = train::load_data(cfg);
-    const auto a = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = false});
-    const auto again = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = false});
-    const auto one = train::train_predictor(cfg, b, {.threads = 1, .adapt_threads = false});
-    const auto adapting = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = true});
-    CHECK(io::encode_checkpoint(a.last) == io::encode_checkpoint(adapting.last));
+    const auto a = train::train_predictor(cfg, b, {.threads = 2});
+    CHECK(a.threads == 2);
+    const auto again = train::train_predictor(cfg, b, {.threads = 2});
     CHECK(io::encode_checkpoint(a.last) == io::encode_checkpoint(again.last));
-    CHECK(io::encode_checkpoint(a.last) == io::encode_checkpoint(one.last));
-    CHECK(io::encode_checkpoint(a.best) == io::encode_checkpoint(one.best));
-    const auto other = train::train_predictor(io::load_config(test::source_dir() / "configs/seg.yaml",
-                                                             overrides{{"optimization.epoch", "2"},
-                                                                       {"data.path", bin.string()}, {"SEED", "7"}}),
+    const auto adapting = train::train_predictor(cfg, b, {.threads = 2, .adapt_threads = true});
+    CHECK(adapting.epochs_on_one_thread == 1);  // the chooser times one thread in epoch 1
+    CHECK(io::encode_checkpoint(adapting.last) == io::encode_checkpoint(a.last));
+    CHECK(train::split_json(a) == train::split_json(again));
+    for (int threads : {1, 3, 4, 7}) {
+        CAPTURE(threads);
+        const auto r = train::train_predictor(cfg, b, {.threads = threads});
+        CHECK(r.threads == std::min(threads, 3));  // 3 row blocks in a full batch
+        CHECK(io::encode_checkpoint(r.last) == io::encode_checkpoint(a.last));
+        CHECK(io::encode_checkpoint(r.best) == io::encode_checkpoint(a.best));
+        for (std::size_t e = 0; e < a.epochs.size(); ++e) {
+            CHECK(r.epochs[e].train_loss == a.epochs[e].train_loss);
+            CHECK(r.epochs[e].val_mae == a.epochs[e].val_mae);
+        }
+    }
+    const auto other = train::train_predictor(config("seg", {{"optimization.epoch", "2"},
+                                                             {"optimization.batch_size", "192"},
+                                                             {"data.path", bin.string()},
+                                                             {"SEED", "7"}}),
                                               b);
     CHECK(io::encode_checkpoint(a.last) != io::encode_checkpoint(other.last));
-    CHECK(train::split_json(a) == train::split_json(again));
+    CHECK_THROWS_WITH_AS(train::train_predictor(cfg, b, {.threads = 0}), "training: threads must be at least 1 (got 0)",
+                         error);
+}
+
+TEST_CASE("log_interval: the batch callback every log_interval batches within an epoch, with the loss so far") {
+    const test::scratch_dir dir("trainer-log-interval");
+    // 300 records: 240 for training in batches of 32, so 8 batches an epoch (the last of 16 rows).
+    const auto bin = test::write_synthetic(dir / "seg.bin", "seg", {"mIoU", "mAcc", "aAcc", "flops", "params"}, 300);
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        for (int interval : {1, 3, 8}) {
+            CAPTURE(interval);
+            const auto cfg = config("seg", {{"optimization.epoch", "2"},
+                                            {"optimization.batch_size", "32"},
+                                            {"log_interval", std::to_string(interval)},
+                                            {"data.path", bin.string()}});
+            std::vector<train::batch_progress> seen;
+            const auto r = train::train_predictor(
+                cfg, train::load_data(cfg),
+                {.threads = threads, .on_batch = [&](const train::batch_progress& p) { seen.push_back(p); }});
+            std::vector<std::pair<int, std::int64_t>> expected;
+            for (int e = 0; e < 2; ++e)
+                for (std::int64_t k = interval; k < 8; k += interval) expected.emplace_back(e, k);
+            REQUIRE(seen.size() == expected.size());
+            for (std::size_t i = 0; i < seen.size(); ++i) {
+                CHECK(seen[i].epoch == expected[i].first);
+                CHECK(seen[i].batch == expected[i].second);
+                CHECK(seen[i].batches == 8);
+                CHECK(seen[i].epochs == 2);
+                CHECK(seen[i].mean_loss > 0);
+            }
+            if (interval == 1) {
+                // The running means are those of the epoch's batch losses: the last batch's loss comes out positive
+                // from the epoch's mean, and each batch's from two running means.
+                for (int e = 0; e < 2; ++e) {
+                    const auto at = [&](std::int64_t k) { return seen[static_cast<std::size_t>(e * 7 + k - 1)]; };
+                    CHECK(r.epochs[static_cast<std::size_t>(e)].train_loss * 8 - at(7).mean_loss * 7 > 0);
+                    for (std::int64_t k = 2; k < 8; ++k) CHECK(at(k).mean_loss * k - at(k - 1).mean_loss * (k - 1) > 0);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("an ensemble trains concurrently, one model per thread, as it trains one after the other") {
+    const auto b = arch::make_synthetic({.records = 300, .seed = 5});
+    std::vector<io::run_config> cfgs(3);
+    for (std::size_t m = 0; m < cfgs.size(); ++m) {
+        cfgs[m].optimization.epoch = 2;
+        cfgs[m].seed = 100 + static_cast<std::int64_t>(m);
+    }
+    std::vector<train::result> alone, together(cfgs.size());
+    for (const auto& cfg : cfgs) alone.push_back(train::train_predictor(cfg, b, {.threads = 1}));
+    std::vector<std::thread> members;
+    for (std::size_t m = 0; m < cfgs.size(); ++m)
+        members.emplace_back([&, m] { together[m] = train::train_predictor(cfgs[m], b, {.threads = 1}); });
+    for (auto& t : members) t.join();
+    for (std::size_t m = 0; m < cfgs.size(); ++m) {
+        CAPTURE(m);
+        CHECK(io::encode_checkpoint(together[m].last) == io::encode_checkpoint(alone[m].last));
+        CHECK(together[m].epochs.back().val_mae == alone[m].epochs.back().val_mae);
+    }
+}
+
+TEST_CASE("the training step reuses its buffers: after the first epoch the backend allocates nothing") {
+    nn::predictor_spec spec;
+    nn::normalisation stats{std::vector<double>(27, 0.0), std::vector<double>(27, 1.0), std::vector<double>(5, 0.0),
+                            std::vector<double>(5, 1.0)};
+    nn::predictor<float> model(spec, stats, 3);
+    constexpr std::size_t records = 300;  // batches of 128, 128 and 44 rows
+    std::vector<float> x(records * 27), y(records * 5), xv(50 * 27);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.1 * static_cast<double>(i)));
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>(std::cos(0.3 * static_cast<double>(i)));
+    for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i)));
+    std::vector<std::size_t> order(records);
+    for (std::size_t i = 0; i < records; ++i) order[i] = (i * 7) % records;
+    std::vector<float> pred(50 * 5);
+    for (int threads : {1, 2, 3}) {
+        CAPTURE(threads);
+        train::detail::tape_training<backend::eigen_cpu> training(model, 128, threads, false, nn::loss_kind::mse, x, y,
+                                                                  xv, 27, 5);
+        optim::adam<float> adam(training.parameters(), {});
+        const auto epoch = [&](int e) {
+            model.train(true);
+            training.epoch(e, order, 128, adam, [](index_t) {});
+            model.train(false);
+            training.evaluate(pred);
+        };
+        epoch(0);
+        const std::size_t allocated = ncp::detail::kernels<backend::eigen_cpu>::allocations();
+        epoch(1);
+        epoch(2);
+        CHECK(ncp::detail::kernels<backend::eigen_cpu>::allocations() == allocated);
+    }
 }
 
 TEST_CASE("bad input names what is wrong") {
@@ -146,61 +256,27 @@ TEST_CASE("bad input names what is wrong") {
                          "unknown metric 'top1' in setting seg (it has: mIoU, mAcc, aAcc, flops, params)", error);
 }
 
-TEST_CASE("the thread chooser: two threads on an idle machine, one while two are slower") {
-    train::detail::thread_chooser c(2, true);
+TEST_CASE("the thread chooser: all threads on an idle machine, one while they are slower") {
+    train::detail::thread_chooser c(4, true);
     std::vector<int> used;
-    // Idle: two threads take 1 s, one 1.5 s. Epochs 5-29 a busy machine: two take 2 s. Then idle again.
+    // Idle: four threads take 1 s, one 1.5 s. Epochs 5-29 a busy machine: four take 2 s. Then idle again.
     for (int e = 0; e < 40; ++e) {
         const int t = c.next(e);
         used.push_back(t);
         const bool busy = e >= 5 && e < 30;
-        c.record(t, t == 2 ? (busy ? 2.0 : 1.0) : 1.5);
+        c.record(t, t == 4 ? (busy ? 2.0 : 1.0) : 1.5);
     }
-    CHECK(used[1] == 1);                                        // one thread timed once
-    CHECK(std::count(used.begin() + 2, used.begin() + 11, 1) == 0);  // two keep their pace: no probe
-    CHECK(used[11] == 1);                                       // slower by more than a third: try one
-    CHECK(used[12] == 1);                                       // one was faster: stay
-    CHECK(used[21] == 2);                                       // ten epochs later, try two again
-    CHECK(used[22] == 1);                                       // still slower
-    CHECK(used[31] == 2);                                       // idle again: two are faster
+    CHECK(used[1] == 1);  // one thread timed once
+    CHECK(std::count(used.begin() + 2, used.begin() + 11, 1) == 0);  // four keep their pace: no probe
+    CHECK(used[11] == 1);  // slower by more than a third: try one
+    CHECK(used[12] == 1);  // one was faster: stay
+    CHECK(used[21] == 4);  // ten epochs later, try four again
+    CHECK(used[22] == 1);  // still slower
+    CHECK(used[31] == 4);  // idle again: four are faster
     CHECK(std::count(used.begin() + 31, used.end(), 1) == 0);
-    train::detail::thread_chooser fixed(2, false);
-    fixed.record(2, 5.0);
-    CHECK(fixed.next(10) == 2);
-}
-
-TEST_CASE("the tape's training (what other backends run), on the CPU, agrees with the parallel step") {
-    // Dropout off: the parallel step and the tape draw their masks differently. SGD agrees to 1e-4 after 4 epochs.
-    // Adam only to 1e-3: the gradients of the biases a batch norm cancels (fc.0.bias, fc.1.bias, nets.*.0.bias) are
-    // rounding noise, which Adam normalises into steps of about lr; they reach the validation error through the
-    // running means, differently for each order of summation.
-    const auto b = arch::make_synthetic({.records = 400, .seed = 5});
-    for (const auto& run : {std::pair{"sgd", 1e-4}, {"adam", 1e-3}, {"adamw", 1e-3}}) {
-        const std::string optimizer = run.first;
-        const double tolerance = run.second;
-        CAPTURE(optimizer);
-        io::run_config cfg;
-        cfg.network.layer1_drop_ratio = 0;
-        cfg.network.layer2_drop_ratio = {0, 0, 0};
-        cfg.optimization.epoch = 4;
-        cfg.optimization.optimizer = optimizer;
-        cfg.optimization.sgd_param.nesterov = true;
-        const auto parallel = train::train_predictor(cfg, b, {.threads = 1});
-        using tape_on_cpu = train::detail::tape_training<backend::eigen_cpu>;
-        const auto tape = train::train_predictor<backend::eigen_cpu, tape_on_cpu>(cfg, b, {.threads = 1});
-        CHECK(tape.threads == 1);
-        CHECK(tape.steps == parallel.steps);
-        CHECK(tape.best_epoch == parallel.best_epoch);
-        REQUIRE(tape.epochs.size() == parallel.epochs.size());
-        for (std::size_t e = 0; e < parallel.epochs.size(); ++e) {
-            CAPTURE(e);
-            CHECK(tape.epochs[e].train_loss == doctest::Approx(parallel.epochs[e].train_loss).epsilon(tolerance));
-            for (std::size_t c = 0; c < parallel.epochs[e].val_mae.size(); ++c) {
-                CAPTURE(c);
-                CHECK(tape.epochs[e].val_mae[c] == doctest::Approx(parallel.epochs[e].val_mae[c]).epsilon(tolerance));
-            }
-        }
-    }
+    train::detail::thread_chooser fixed(4, false);
+    fixed.record(4, 5.0);
+    CHECK(fixed.next(10) == 4);
 }
 
 TEST_CASE("training_data keeps the records data.subset draws; main_metric_only trains one head") {

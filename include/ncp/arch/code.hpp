@@ -115,7 +115,7 @@ constexpr void validate(const code& c) {
 }
 
 /// Clamps `value` into dimension `i`'s bounds, then rounds it: channels to max(8, floor((v + 4) / 8) * 8), counts
-/// to max(1, floor(v + 0.5)) (spec 6 step 5). The clamp changes nothing on the search's clamped trajectory and
+/// to max(1, floor(v + 0.5)) (docs/algorithm.md section 6 step 5). The clamp changes nothing on the search's clamped trajectory and
 /// makes every result a valid code. Throws ncp::error on NaN.
 constexpr int round_dimension(std::size_t i, double value) {
     if (!(value == value)) throw error("cannot round code[" + std::to_string(i) + "]: it is NaN");

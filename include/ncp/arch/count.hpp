@@ -1,6 +1,6 @@
 #pragma once
 /// FLOPs and params: one visitor over the block graph that prices each leaf operation by the NAS-Bench-MR
-/// convention (spec 3), which reproduces every record of the benchmark.
+/// convention (docs/algorithm.md section 3), which reproduces every record of the benchmark.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 /// The block graph of a whole network, built from a network setting under a convention (input side, head form,
 /// classes), with the shape of every tensor inferred. It is the one description of the network: counting, the
-/// describe table and a forward pass all read it.
+/// describe table and the exporters (export/: PyTorch, JSON, ONNX) all read it.
 
 #include <string>
 #include <string_view>

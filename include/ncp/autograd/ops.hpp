@@ -5,6 +5,10 @@
 /// Shapes: tensors are rows x cols; a 1-D tensor of n is a 1 x n row. Element-wise binary ops broadcast like NumPy
 /// (a dimension of 1 repeats), which covers row vectors, column vectors and scalars. Operands of one expression
 /// must share the value type and the backend: mixing them does not compile.
+///
+/// On a row-split tape (row_split.hpp) values hold one member's rows of a batch. Row-wise ops need nothing more;
+/// linear, batch_norm, dropout and the losses handle the split (per-block products and sums, the batch's mask
+/// elements, sums added in block order), and the ops that would combine only one member's rows throw.
 
 #include <cstdint>
 #include <span>
@@ -75,6 +79,48 @@ void send_grad(tape<T, B>& t, node<T, B>& in, index_t rows, index_t cols, T alph
     } else {
         kernels<B>::template reduce<F>(axis::all, rows, cols, alpha, g.beta, g.data, operands...);
     }
+}
+
+/// The rows of a batch: on a row-split tape the whole batch's (and `rows`, those of a value on it, must be the
+/// member's), else rows.
+template <class T, class B>
+index_t batch_rows(const tape<T, B>& t, index_t rows, const char* op) {
+    const row_share<T, B>* share = t.split();
+    if (share == nullptr) return rows;
+    if (rows != share->rows())
+        throw error(std::string(op) + ": a member of a row-split batch holds " + std::to_string(share->rows()) +
+                    " of its rows, the input " + std::to_string(rows));
+    return share->layout.rows;
+}
+
+/// f(j, first, rows) for the row blocks a tape computes, rows [first, first + rows) of a value of `rows` rows on
+/// it: the member's blocks on a row-split tape, else one block of every row.
+template <class T, class B, class F>
+void for_each_block(const tape<T, B>& t, index_t rows, const char* op, F&& f) {
+    batch_rows(t, rows, op);
+    if (const row_share<T, B>* share = t.split()) {
+        share->for_each_block(f);
+    } else {
+        f(index_t{0}, index_t{0}, rows);
+    }
+}
+
+/// Adds this member's per-block sums (block j's `cols` values at part + j stride + offset) into the per-block
+/// gradients of the parameter leaf `in` (tape::grad_for_blocks).
+template <class T, class B>
+void send_block_sums(tape<T, B>& t, node<T, B>& in, const row_share<T, B>& share, const T* part, index_t stride,
+                     index_t offset, index_t cols) {
+    const grad_target<T> g = t.grad_for_blocks(in);
+    for (index_t j = share.first_block; j < share.end_block; ++j)
+        kernels<B>::template map<fn::identity>(1, cols, T(1), g.beta, g.data + (j - share.first_block) * cols, cols,
+                                               view<T>::row(part + j * stride + offset));
+}
+
+/// Throws naming `op` on a row-split tape, for ops that would combine only one member's rows.
+template <class T, class B>
+void check_whole(const tape<T, B>& t, const std::string& op) {
+    if (t.split() != nullptr)
+        throw error(op + ": not available on a row-split tape (it would combine only one member's rows)");
 }
 
 // ---- element-wise binary ops with broadcasting; one operand may be a host constant ----
@@ -193,6 +239,7 @@ struct matmul_op {
 };
 
 /// y = x W^T + b with W stored [out, in] as PyTorch does. Node fields: ints[0] = has a bias (third input).
+/// Every product runs per row block (for_each_block), so that a block's results do not depend on its neighbours.
 struct linear_op {
     template <class T, class B>
     static void backward(tape<T, B>& t, node<T, B>& n) {
@@ -201,20 +248,34 @@ struct linear_op {
         const Tensor<T, B>& x = *xn.value;
         const Tensor<T, B>& w = *wn.value;
         const Tensor<T, B>& dy = t.grad_of(n);
-        const index_t batch = x.rows();
         const index_t in = x.cols();
         const index_t out = w.rows();
         if (xn.requires_grad) {
             const grad_target<T> g = t.grad_for(xn);
-            kernels<B>::gemm(false, false, batch, in, out, T(1), dy.data(), out, w.data(), in, g.beta, g.data, in);
+            for_each_block(t, x.rows(), "linear", [&](index_t, index_t r, index_t rows) {
+                kernels<B>::gemm(false, false, rows, in, out, T(1), dy.data() + r * out, out, w.data(), in, g.beta,
+                                 g.data + r * in, in);
+            });
         }
         if (wn.requires_grad) {
-            const grad_target<T> g = t.grad_for(wn);
-            kernels<B>::gemm(true, false, out, in, batch, T(1), dy.data(), out, x.data(), in, g.beta, g.data, in);
+            const grad_target<T> g = t.grad_for_blocks(wn);
+            index_t k = 0;
+            for_each_block(t, x.rows(), "linear", [&](index_t, index_t r, index_t rows) {
+                kernels<B>::gemm(true, false, out, in, rows, T(1), dy.data() + r * out, out, x.data() + r * in, in,
+                                 g.beta, g.data + (k++) * out * in, in);
+            });
         }
         if (n.ints[0] != 0) {
             node<T, B>& bn = t.input(n, 2);
-            if (bn.requires_grad) send_grad<fn::identity>(t, bn, batch, out, T(1), dense(dy));
+            if (bn.requires_grad) {
+                const grad_target<T> g = t.grad_for_blocks(bn);
+                index_t k = 0;
+                for_each_block(t, x.rows(), "linear", [&](index_t, index_t r, index_t rows) {
+                    kernels<B>::template reduce<fn::identity>(axis::rows, rows, out, T(1), g.beta,
+                                                              g.data + (k++) * out,
+                                                              view<T>::matrix(dy.data() + r * out, out));
+                });
+            }
         }
     }
 };
@@ -242,6 +303,7 @@ struct sum_op {
         node<T, B>& n = t.record(&backward<T, B>, {x});
         const index_t rows = x.rows();
         const index_t cols = x.cols();
+        if (over != axis::cols) check_whole(t, name);
         const index_t count = over == axis::all ? rows * cols : (over == axis::rows ? rows : cols);
         if (mean && count == 0) throw error(std::string(name) + ": mean of an empty tensor (" +
                                             x.value().shape_string() + ")");
@@ -289,8 +351,17 @@ struct concat_cols_op {
 
 // ---- batch norm ----
 
-/// Node fields: ints[0] = training; saved = {mean, 1 / std, sum of dy, sum of dy xhat} (1 x cols each).
+/// Node fields: ints = {training, on a row-split tape the op's buffer (tape::next_collective)}; saved = {mean,
+/// 1 / std, sum of dy, sum of dy xhat} (1 x cols each; saved[2] holds the variance until backward). On a row-split
+/// tape, row j of the buffer holds block j's sums: `parts` groups of cols values, at the offsets below.
 struct batch_norm_op {
+    static constexpr index_t sum_x = 0;          ///< the sum of x
+    static constexpr index_t block_mean = 1;     ///< the block's mean
+    static constexpr index_t sum_deviation = 2;  ///< the sum of squared deviations from the block's mean
+    static constexpr index_t sum_dy = 3;         ///< the sum of dy
+    static constexpr index_t sum_dy_xhat = 4;    ///< the sum of dy xhat
+    static constexpr index_t parts = 5;
+
     template <class T, class B>
     static void backward(tape<T, B>& t, node<T, B>& n) {
         node<T, B>& xn = t.input(n, 0);
@@ -304,27 +375,53 @@ struct batch_norm_op {
         const view<T> mean = view<T>::row(n.saved[0].data());
         const view<T> istd = view<T>::row(n.saved[1].data());
         const view<T> gamma = view<T>::row(gn.value->data());
-        Tensor<T, B>& sum_dy = n.saved[2];
-        Tensor<T, B>& sum_dy_xhat = n.saved[3];
+        Tensor<T, B>& total_dy = n.saved[2];
+        Tensor<T, B>& total_dy_xhat = n.saved[3];
         const bool need_sum = bn.requires_grad || (training && xn.requires_grad);
         const bool need_sum_xhat = gn.requires_grad || (training && xn.requires_grad);
-        if (need_sum) {
-            sum_dy.resize(1, cols);
-            kernels<B>::template reduce<fn::identity>(axis::rows, rows, cols, T(1), T(0), sum_dy.data(), dense(dy));
+        total_dy.resize(1, cols);
+        total_dy_xhat.resize(1, cols);
+        const row_share<T, B>* share = t.split();
+        if (share != nullptr && (need_sum || need_sum_xhat)) {
+            // Per block, then (for dx) the whole batch's sums in block order.
+            const index_t stride = parts * cols, blocks = share->layout.blocks;
+            T* part = share->split->exchange(n.ints[1], blocks, stride);
+            share->for_each_block([&](index_t j, index_t r, index_t block_rows) {
+                T* pj = part + j * stride;
+                const view<T> xj = view<T>::matrix(x.data() + r * cols, cols);
+                const view<T> dyj = view<T>::matrix(dy.data() + r * cols, cols);
+                kernels<B>::template reduce<fn::identity>(axis::rows, block_rows, cols, T(1), T(0), pj + sum_dy * cols,
+                                                          dyj);
+                kernels<B>::template reduce<fn::batch_norm_xhat_dy>(axis::rows, block_rows, cols, T(1), T(0),
+                                                                    pj + sum_dy_xhat * cols, xj, mean, istd, dyj);
+            });
+            if (gn.requires_grad) send_block_sums(t, gn, *share, part, stride, sum_dy_xhat * cols, cols);
+            if (bn.requires_grad) send_block_sums(t, bn, *share, part, stride, sum_dy * cols, cols);
+            if (training && xn.requires_grad) {
+                if (blocks > 1) share->split->barrier();
+                if (rows > 0) {
+                    sum_blocks<T, B>(blocks, cols, part + sum_dy * cols, stride, total_dy.data());
+                    sum_blocks<T, B>(blocks, cols, part + sum_dy_xhat * cols, stride, total_dy_xhat.data());
+                }
+            }
+        } else if (share == nullptr) {
+            if (need_sum)
+                kernels<B>::template reduce<fn::identity>(axis::rows, rows, cols, T(1), T(0), total_dy.data(),
+                                                          dense(dy));
+            if (need_sum_xhat)
+                kernels<B>::template reduce<fn::batch_norm_xhat_dy>(axis::rows, rows, cols, T(1), T(0),
+                                                                    total_dy_xhat.data(), dense(x), mean, istd,
+                                                                    dense(dy));
+            if (gn.requires_grad) send_grad<fn::identity>(t, gn, 1, cols, T(1), dense(total_dy_xhat));
+            if (bn.requires_grad) send_grad<fn::identity>(t, bn, 1, cols, T(1), dense(total_dy));
         }
-        if (need_sum_xhat) {
-            sum_dy_xhat.resize(1, cols);
-            kernels<B>::template reduce<fn::batch_norm_xhat_dy>(axis::rows, rows, cols, T(1), T(0),
-                                                                sum_dy_xhat.data(), dense(x), mean, istd, dense(dy));
-        }
-        if (gn.requires_grad) send_grad<fn::identity>(t, gn, 1, cols, T(1), dense(sum_dy_xhat));
-        if (bn.requires_grad) send_grad<fn::identity>(t, bn, 1, cols, T(1), dense(sum_dy));
         if (!xn.requires_grad) return;
         const grad_target<T> g = t.grad_for(xn);
         if (training) {
+            const index_t batch = share != nullptr ? share->layout.rows : rows;
             kernels<B>::template map<fn::batch_norm_train_dx>(
-                rows, cols, T(1), g.beta, g.data, cols, dense(x), mean, istd, gamma, view<T>::row(sum_dy.data()),
-                view<T>::row(sum_dy_xhat.data()), view<T>::constant(T(1) / static_cast<T>(rows)), dense(dy));
+                rows, cols, T(1), g.beta, g.data, cols, dense(x), mean, istd, gamma, view<T>::row(total_dy.data()),
+                view<T>::row(total_dy_xhat.data()), view<T>::constant(T(1) / static_cast<T>(batch)), dense(dy));
         } else {
             kernels<B>::template map<fn::mul3>(rows, cols, T(1), g.beta, g.data, cols, dense(dy), gamma, istd);
         }
@@ -397,7 +494,9 @@ struct dropout_op {
 
 // ---- losses ----
 
-/// Node fields: reals[0] = the scale of the sum (1 / count for means).
+/// Node fields: reals[0] = the scale of the sum (1 / count for means, counting the whole batch's elements on a
+/// row-split tape). On a row-split tape the value is the whole batch's too: each member sums its blocks into row
+/// j of the op's buffer, and after a barrier adds them in block order.
 template <class Error, class Grad>
 struct loss_op {
     template <class T, class B>
@@ -417,12 +516,31 @@ struct loss_op {
                         target.value().shape_string() + " differ in shape");
         }
         tape<T, B>& t = pred.owner();
+        const index_t rows = pred.rows(), cols = pred.cols();
+        const index_t count = batch_rows(t, rows, name) * cols;
         node<T, B>& n = t.record(&backward<T, B>, {pred, target});
-        const index_t count = pred.value().size();
         n.reals[0] = r == reduction::mean && count > 0 ? T(1) / static_cast<T>(count) : T(1);
         Tensor<T, B>& y = t.value_for_write(n, 1, 1);
-        kernels<B>::template reduce<Error>(axis::all, pred.rows(), pred.cols(), n.reals[0], T(0), y.data(),
-                                           dense(pred.value()), dense(target.value()));
+        const row_share<T, B>* share = t.split();
+        if (share == nullptr) {
+            kernels<B>::template reduce<Error>(axis::all, rows, cols, n.reals[0], T(0), y.data(),
+                                               dense(pred.value()), dense(target.value()));
+            return t.handle(n);
+        }
+        const index_t blocks = share->layout.blocks;
+        T* part = share->split->exchange(t.next_collective(), blocks, 1);
+        share->for_each_block([&](index_t j, index_t first, index_t block_rows) {
+            kernels<B>::template reduce<Error>(axis::all, block_rows, cols, T(1), T(0), part + j,
+                                               view<T>::matrix(pred.value().data() + first * cols, cols),
+                                               view<T>::matrix(target.value().data() + first * cols, cols));
+        });
+        if (blocks > 1) share->split->barrier();
+        if (rows > 0 || blocks > 1) {
+            sum_blocks<T, B>(blocks, 1, part, 1, y.data());
+            kernels<B>::template map<fn::identity>(1, 1, n.reals[0], T(0), y.data(), 1, view<T>::row(y.data()));
+        } else {
+            kernels<B>::fill(index_t{1}, T(0), y.data());  // a member without rows (block 0 may be in the making)
+        }
         return t.handle(n);
     }
 };
@@ -528,6 +646,7 @@ var<T, B> matmul(const var<T, B>& a, const var<T2, B2>& b, bool transpose_a = fa
                     " times " + b.value().shape_string() + (transpose_b ? "^T" : ""));
     }
     tape<T, B>& t = a.owner();
+    detail::check_whole(t, "matmul");
     detail::node<T, B>& node = t.record(&detail::matmul_op::backward<T, B>, {a, b});
     node.ints = {transpose_a, transpose_b};
     Tensor<T, B>& y = t.value_for_write(node, m, n);
@@ -548,14 +667,16 @@ var<T, B> linear(const var<T, B>& x, const var<T2, B2>& weight, const var<T3, B3
     tape<T, B>& t = x.owner();
     detail::node<T, B>& n = t.record(&detail::linear_op::backward<T, B>, {x, weight, bias});
     n.ints[0] = 1;
-    const index_t batch = x.rows();
+    const index_t in = x.cols();
     const index_t out = weight.rows();
-    Tensor<T, B>& y = t.value_for_write(n, batch, out);
-    // The bias goes in first and the GEMM adds onto it (beta 1): no separate pass over y.
-    detail::kernels<B>::template map<detail::fn::identity>(batch, out, T(1), T(0), y.data(), out,
-                                                           detail::view<T>::row(bias.value().data()));
-    detail::kernels<B>::gemm(false, true, batch, out, x.cols(), T(1), x.value().data(), x.cols(),
-                             weight.value().data(), weight.cols(), T(1), y.data(), out);
+    Tensor<T, B>& y = t.value_for_write(n, x.rows(), out);
+    detail::for_each_block(t, x.rows(), "linear", [&](index_t, index_t r, index_t rows) {
+        // The bias goes in first and the GEMM adds onto it (beta 1): no separate pass over y.
+        detail::kernels<B>::template map<detail::fn::identity>(rows, out, T(1), T(0), y.data() + r * out, out,
+                                                               detail::view<T>::row(bias.value().data()));
+        detail::kernels<B>::gemm(false, true, rows, out, in, T(1), x.value().data() + r * in, in,
+                                 weight.value().data(), in, T(1), y.data() + r * out, out);
+    });
     return t.handle(n);
 }
 /// x W^T without a bias.
@@ -569,9 +690,13 @@ var<T, B> linear(const var<T, B>& x, const var<T2, B2>& weight) {
     tape<T, B>& t = x.owner();
     detail::node<T, B>& n = t.record(&detail::linear_op::backward<T, B>, {x, weight});
     n.ints[0] = 0;
-    Tensor<T, B>& y = t.value_for_write(n, x.rows(), weight.rows());
-    detail::kernels<B>::gemm(false, true, x.rows(), weight.rows(), x.cols(), T(1), x.value().data(), x.cols(),
-                             weight.value().data(), weight.cols(), T(0), y.data(), weight.rows());
+    const index_t in = x.cols();
+    const index_t out = weight.rows();
+    Tensor<T, B>& y = t.value_for_write(n, x.rows(), out);
+    detail::for_each_block(t, x.rows(), "linear", [&](index_t, index_t r, index_t rows) {
+        detail::kernels<B>::gemm(false, true, rows, out, in, T(1), x.value().data() + r * in, in,
+                                 weight.value().data(), in, T(0), y.data() + r * out, out);
+    });
     return t.handle(n);
 }
 
@@ -641,6 +766,9 @@ var<T, B> concat_cols(std::initializer_list<var<T, B>> parts) {
 /// training: normalise with the batch mean and biased variance, then update the running statistics with
 /// `momentum` (the unbiased variance goes into running_var, as PyTorch does). Otherwise normalise with the running
 /// statistics. running_mean / running_var hold `features` values and belong to the caller.
+/// On a row-split tape the statistics are the whole batch's: each member sums its blocks, the members meet at a
+/// barrier, and each combines the blocks in block order (the mean from the sums, the variance from each block's
+/// squared deviations and the distance of its mean from the batch's); member 0 moves the running statistics.
 template <class T, class B, class T2, class B2, class T3, class B3>
 var<T, B> batch_norm(const var<T, B>& x, const var<T2, B2>& gamma, const var<T3, B3>& beta,
                      Tensor<T, B>& running_mean, Tensor<T, B>& running_var, bool training,
@@ -656,16 +784,20 @@ var<T, B> batch_norm(const var<T, B>& x, const var<T2, B2>& gamma, const var<T3,
                     running_var.shape_string() + " must each hold the " + std::to_string(cols) +
                     " features of the input " + x.value().shape_string());
     }
-    if (training && rows < 2) {
+    tape<T, B>& t = x.owner();
+    const index_t batch = detail::batch_rows(t, rows, "batch_norm");
+    if (training && batch < 2) {
         throw error("batch_norm: training needs more than one row per batch (the input is " +
                     x.value().shape_string() + ")");
     }
     using K = detail::kernels<B>;
     using view = detail::view<T>;
+    using op = detail::batch_norm_op;
     namespace fn = detail::fn;
-    tape<T, B>& t = x.owner();
-    detail::node<T, B>& n = t.record(&detail::batch_norm_op::backward<T, B>, {x, gamma, beta});
+    const row_share<T, B>* share = t.split();
+    detail::node<T, B>& n = t.record(&op::backward<T, B>, {x, gamma, beta});
     n.ints[0] = training;
+    if (share != nullptr) n.ints[1] = t.next_collective();
     Tensor<T, B>& mean = n.saved[0];
     Tensor<T, B>& istd = n.saved[1];
     mean.resize(1, cols);
@@ -673,16 +805,55 @@ var<T, B> batch_norm(const var<T, B>& x, const var<T2, B2>& gamma, const var<T3,
     if (training) {
         Tensor<T, B>& variance = n.saved[2];  // scratch until backward reuses it
         variance.resize(1, cols);
-        const T inv_rows = T(1) / static_cast<T>(rows);
-        K::template reduce<fn::identity>(axis::rows, rows, cols, inv_rows, T(0), mean.data(), detail::dense(x.value()));
-        K::template reduce<fn::squared_deviation>(axis::rows, rows, cols, inv_rows, T(0), variance.data(),
-                                                  detail::dense(x.value()), view::row(mean.data()));
+        const T inv_batch = T(1) / static_cast<T>(batch);
+        if (share == nullptr) {
+            K::template reduce<fn::identity>(axis::rows, rows, cols, inv_batch, T(0), mean.data(),
+                                             detail::dense(x.value()));
+            K::template reduce<fn::squared_deviation>(axis::rows, rows, cols, inv_batch, T(0), variance.data(),
+                                                      detail::dense(x.value()), view::row(mean.data()));
+        } else {
+            const index_t stride = op::parts * cols, blocks = share->layout.blocks;
+            T* part = share->split->exchange(n.ints[1], blocks, stride);
+            share->for_each_block([&](index_t j, index_t r, index_t block_rows) {
+                T* pj = part + j * stride;
+                const view xj = view::matrix(x.value().data() + r * cols, cols);
+                K::template reduce<fn::identity>(axis::rows, block_rows, cols, T(1), T(0), pj + op::sum_x * cols, xj);
+                K::template map<fn::identity>(1, cols, T(1) / static_cast<T>(block_rows), T(0),
+                                              pj + op::block_mean * cols, cols, view::row(pj + op::sum_x * cols));
+                K::template reduce<fn::squared_deviation>(axis::rows, block_rows, cols, T(1), T(0),
+                                                          pj + op::sum_deviation * cols, xj,
+                                                          view::row(pj + op::block_mean * cols));
+            });
+            if (blocks > 1) share->split->barrier();
+            if (rows > 0 || blocks > 1) {
+                // With one block this is the whole-batch formula: the block's mean is the batch's, to the bit.
+                detail::sum_blocks<T, B>(blocks, cols, part + op::sum_x * cols, stride, mean.data());
+                K::template map<fn::identity>(1, cols, inv_batch, T(0), mean.data(), cols, view::row(mean.data()));
+                for (index_t j = 0; j < blocks; ++j) {
+                    const T* pj = part + j * stride;
+                    K::template map<fn::squared_deviation>(1, cols, static_cast<T>(share->layout.size(j)),
+                                                           j == 0 ? T(0) : T(1), variance.data(), cols,
+                                                           view::row(pj + op::block_mean * cols),
+                                                           view::row(mean.data()));
+                    K::template map<fn::identity>(1, cols, T(1), T(1), variance.data(), cols,
+                                                  view::row(pj + op::sum_deviation * cols));
+                }
+                K::template map<fn::identity>(1, cols, inv_batch, T(0), variance.data(), cols,
+                                              view::row(variance.data()));
+            } else {
+                // A member without rows normalises nothing (and block 0 may still be in the making).
+                K::fill(cols, T(0), mean.data());
+                K::fill(cols, T(0), variance.data());
+            }
+        }
         K::template map<fn::inverse_std>(1, cols, T(1), T(0), istd.data(), cols, view::row(variance.data()),
                                          view::constant(eps));
-        K::template map<fn::identity>(1, cols, momentum, T(1) - momentum, running_mean.data(), cols,
-                                      view::row(mean.data()));
-        K::template map<fn::identity>(1, cols, momentum * static_cast<T>(rows) / static_cast<T>(rows - 1),
-                                      T(1) - momentum, running_var.data(), cols, view::row(variance.data()));
+        if (share == nullptr || share->rank == 0) {
+            K::template map<fn::identity>(1, cols, momentum, T(1) - momentum, running_mean.data(), cols,
+                                          view::row(mean.data()));
+            K::template map<fn::identity>(1, cols, momentum * static_cast<T>(batch) / static_cast<T>(batch - 1),
+                                          T(1) - momentum, running_var.data(), cols, view::row(variance.data()));
+        }
     } else {
         K::template map<fn::inverse_std>(1, cols, T(1), T(0), istd.data(), cols, view::row(running_var.data()),
                                          view::constant(eps));
@@ -726,19 +897,30 @@ var<T, B> sigmoid(const var<T, B>& x) {
 }
 
 /// Inverted dropout: in training each element is zeroed with probability p and the rest scaled by 1 / (1 - p),
-/// drawing from `stream` (advanced by the element count). Identity (x itself) in eval or when p == 0.
+/// drawing from `stream` (advanced by the element count). Identity (x itself) in eval or when p == 0. Element
+/// (r, c) of the batch draws element offset + r cols + c of the stream: on a row-split tape a member draws its rows'
+/// elements, and the stream advances by the whole batch's once member 0 finishes the batch
+/// (row_split::finish_batch), so the masks are those of the whole batch on one tape.
 template <class T, class B>
 var<T, B> dropout(const var<T, B>& x, std::type_identity_t<T> p, random_stream& stream, bool training) {
     if (!(p >= T(0) && p <= T(1))) throw error("dropout: probability " + std::to_string(p) + " is not in [0, 1]");
     if (!training || p == T(0)) return x;
     tape<T, B>& t = x.owner();
+    const index_t batch = detail::batch_rows(t, x.rows(), "dropout");
+    const row_share<T, B>* share = t.split();
     detail::node<T, B>& n = t.record(&detail::dropout_op::backward<T, B>, {x});
     Tensor<T, B>& mask = n.saved[0];
     mask.resize(x.rows(), x.cols());
     Tensor<T, B>& y = t.value_for_write(n, x.rows(), x.cols());
-    detail::kernels<B>::dropout(x.value().size(), p, stream.seed, stream.offset, x.value().data(), mask.data(),
-                                y.data());
-    stream.offset += static_cast<std::uint64_t>(x.value().size());
+    const auto first = static_cast<std::uint64_t>(share != nullptr ? share->first_row() * x.cols() : 0);
+    detail::kernels<B>::dropout(x.value().size(), p, stream.seed, stream.offset + first, x.value().data(),
+                                mask.data(), y.data());
+    const auto drawn = static_cast<std::uint64_t>(batch * x.cols());
+    if (share == nullptr) {
+        stream.offset += drawn;
+    } else if (share->rank == 0) {
+        share->split->defer_advance(stream.offset, drawn);
+    }
     return t.handle(n);
 }
 

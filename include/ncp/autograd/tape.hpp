@@ -8,15 +8,21 @@
 ///
 /// Leaves are either the caller's tensors (`tape.input`) or `parameter`s, which hold a value and a gradient that
 /// outlive the tape so that layers and optimisers own and update them in place.
+///
+/// A tape may record one member's rows of a batch split over a thread team (`set_split`, see row_split.hpp). Its
+/// values are then those of the member's rows, and its parameter leaves collect per-block gradients, which
+/// row_split::reduce_gradients combines into the parameters' gradients once every member's backward pass is done.
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "ncp/autograd/row_split.hpp"
 #include "ncp/tensor/tensor.hpp"
 
 namespace ncp::autograd {
@@ -97,6 +103,7 @@ struct node {
     std::array<T, 2> reals{};                 ///< per-op constants
     std::array<index_t, 2> ints{};            ///< per-op integers
     bool requires_grad = false;               ///< a requiring-grad leaf lies upstream and recording was on
+    T* block_grads = nullptr;                 ///< parameter leaves of a row-split tape: their per-block gradients
     std::uint64_t grad_pass = 0;              ///< the backward pass that last wrote own_grad
     std::uint64_t grad_cols = 0;              ///< columns of own_grad written in this pass (bit 63: 63 and beyond)
 };
@@ -170,20 +177,35 @@ public:
         return handle(n);
     }
     /// A leaf for a parameter: reads p.value; backward writes p.grad when p.requires_grad (and recording is on).
+    /// On a row-split tape its gradient is per block (see the header comment).
     var_type leaf(parameter<T, Backend>& p) {
         node_type& n = push(nullptr, {});
         n.value = &p.value;
         n.param = &p;
         n.requires_grad = p.requires_grad && grad_enabled();
-        if (n.requires_grad) m_leaves.push_back(&n);
+        if (n.requires_grad) {
+            m_leaves.push_back(&n);
+            if (m_split) n.block_grads = m_split->split->partials(m_split_leaves++, p, m_split->layout.blocks);
+        }
         return handle(n);
     }
+
+    /// Records one member's rows of a row-split batch until clear_split(); call it on a cleared tape.
+    void set_split(const row_share<T, Backend>& share) { m_split = share; }
+    /// Records whole batches again; call it on a cleared tape.
+    void clear_split() { m_split.reset(); }
+    /// This member's part of the batch, or null when the tape records whole batches.
+    [[nodiscard]] const row_share<T, Backend>* split() const { return m_split ? &*m_split : nullptr; }
+    /// Parameter leaves recorded on a row-split tape since clear() (row_split::reduce_gradients takes them).
+    [[nodiscard]] index_t split_leaves() const noexcept { return m_split_leaves; }
 
     /// Forgets every node; their buffers stay for the next recording. Vars of this tape become invalid.
     void clear() noexcept {
         m_size = 0;
         m_links.clear();
         m_leaves.clear();
+        m_split_leaves = 0;
+        m_collectives = 0;
         ++m_recording;
     }
     /// Number of recorded nodes.
@@ -210,8 +232,8 @@ public:
         // Leaves the loss does not depend on get zeros rather than a stale gradient.
         for (node_type* leaf : m_leaves) {
             if (!written(*leaf)) {
-                const auto target = grad_for(*leaf);
-                kernels::fill(leaf->value->size(), T(0), target.data);
+                const auto target = leaf->block_grads != nullptr ? grad_for_blocks(*leaf) : grad_for(*leaf);
+                kernels::fill(leaf->value->size() * blocks_of(*leaf), T(0), target.data);
             }
         }
     }
@@ -220,6 +242,9 @@ public:
     [[nodiscard]] const tensor& grad(const var_type& v) const {
         check_owned(v, "grad");
         const node_type& n = v.node();
+        if (n.block_grads != nullptr)
+            throw error("autograd::var::grad: on a row-split tape a parameter's gradient is per block "
+                        "(row_split::reduce_gradients combines them)");
         if (m_pass != 0 && n.requires_grad && written(n)) return n.param != nullptr ? n.param->grad : n.own_grad;
         throw error("autograd::var::grad: node " + std::to_string(v.id()) +
                     " has no gradient (it does not require one, or the last backward did not reach it)");
@@ -252,6 +277,9 @@ public:
     /// Where to add a contribution to d loss / d input (whole tensor): the first contribution of the pass gets
     /// beta 0 (overwrite), later ones beta 1 (accumulate).
     grad_target<T> grad_for(node_type& in) {
+        if (in.block_grads != nullptr)
+            throw error("autograd: on a row-split tape, parameters take gradients only through linear and batch_norm "
+                        "(another op would add up the rows of one member only)");
         if (in.param != nullptr) {
             parameter<T, Backend>& p = *in.param;
             if (p.m_written_in_pass != m_pass) {
@@ -269,6 +297,24 @@ public:
         }
         return {in.own_grad.data(), T(1)};
     }
+    /// Where an op that sums over rows (a weight's gradient) adds the contribution of this member's blocks: on a
+    /// row-split tape, a parameter leaf's per-block gradients (block first_block + k at data + k value size), else
+    /// grad_for(in), the whole batch being one block. The beta is as grad_for's, for all blocks at once.
+    grad_target<T> grad_for_blocks(node_type& in) {
+        if (!m_split) return grad_for(in);
+        if (in.block_grads == nullptr)
+            throw error("autograd: on a row-split tape, the weights of linear and batch_norm must be parameters");
+        const index_t size = in.value->size();
+        T* first = in.block_grads + m_split->first_block * size;
+        if (in.grad_pass != m_pass) {
+            in.grad_pass = m_pass;
+            return {first, T(0)};
+        }
+        return {first, T(1)};
+    }
+    /// Numbers the ops of a recording that combine rows across the members of a row-split tape (their buffers in
+    /// row_split::exchange).
+    index_t next_collective() noexcept { return m_collectives++; }
     /// Like grad_for for a contribution to columns [begin, begin + count) only: the buffer is zero-filled on the
     /// first contribution of the pass, and always accumulated into (beta 1). The written columns are remembered, so
     /// an op reading back only other columns (concat's backward) can skip its unreached inputs.
@@ -298,11 +344,17 @@ private:
         n.backward = n.requires_grad ? backward : nullptr;
         n.value = &n.own_value;
         n.param = nullptr;
+        n.block_grads = nullptr;
         n.grad_pass = 0;
         return n;
     }
     [[nodiscard]] bool written(const node_type& n) const {
-        return n.param != nullptr ? n.param->m_written_in_pass == m_pass : n.grad_pass == m_pass;
+        return n.param != nullptr && n.block_grads == nullptr ? n.param->m_written_in_pass == m_pass
+                                                              : n.grad_pass == m_pass;
+    }
+    /// Blocks whose gradients a leaf holds: this member's on a row-split tape, else 1.
+    [[nodiscard]] index_t blocks_of(const node_type& n) const {
+        return n.block_grads != nullptr ? m_split->end_block - m_split->first_block : 1;
     }
     void check_owned(const var_type& v, const char* what) const {
         if (v.m_tape != this || v.m_recording != m_recording || v.m_node == nullptr) {
@@ -315,6 +367,9 @@ private:
     index_t m_size = 0;
     std::vector<node_type*> m_links;                   ///< the inputs of every node, in recording order
     std::vector<node_type*> m_leaves;                  ///< the leaves that require a gradient
+    std::optional<row_share<T, Backend>> m_split;      ///< this member's rows, on a row-split tape
+    index_t m_split_leaves = 0;                        ///< parameter leaves recorded on a row-split tape
+    index_t m_collectives = 0;                         ///< ops combining rows recorded (next_collective)
     std::uint64_t m_pass = 0;                          ///< the number of this tape's latest backward pass
     std::uint64_t m_recording = 0;                     ///< clears so far (vars of older recordings are stale)
 };

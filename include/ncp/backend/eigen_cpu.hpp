@@ -1,7 +1,8 @@
 #pragma once
 /// The host CPU backend: GEMM through Eigen's blocked kernels on Eigen::Map (vector-times-matrix products through
-/// AVX-512 loops where the build targets AVX-512), element-wise loops the compiler vectorises. Single-threaded: the
-/// library never starts threads of its own.
+/// AVX-512 loops where the build targets AVX-512), element-wise loops the compiler vectorises. Every kernel runs on
+/// the calling thread; the layers above parallelise across calls (training and search share batches out over a
+/// parallel::thread_team).
 
 // GCC 12 warns about the intrinsics headers' deliberately undefined AVX-512 registers inside Eigen's GEMM packing
 // (GCC bug 105593, fixed in 12.3). The warning's location is in those headers, first included here.
@@ -222,7 +223,8 @@ struct kernels<backend::eigen_cpu> {
     static void from_host(index_t n, const T* host, T* dst) { copy(n, host, dst); }
 
     /// Row-major C = alpha op(A) op(B) + beta C through Eigen's GEMM without temporaries; when m or n is 1,
-    /// avx512::vector_products if available, else Eigen's GEMV.
+    /// avx512::vector_products if available, else loop_gemm, as for products of fewer than 20 rows, columns and
+    /// depth together. A row of C then never depends on where the operands lie in memory (see loop_gemm).
     template <class T>
     static void gemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda,
                      const T* b, index_t ldb, T beta, T* c, index_t ldc) {
@@ -245,6 +247,10 @@ struct kernels<backend::eigen_cpu> {
             }
         }
 #endif
+        if (m == 1 || n == 1 || m + n + k < 20) {
+            loop_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
         using stride = Eigen::OuterStride<>;
         Eigen::Map<matrix, Eigen::Unaligned, stride> cm(c, m, n, stride(ldc));
@@ -296,10 +302,13 @@ struct kernels<backend::eigen_cpu> {
         }
     }
 
-    /// out = alpha (sum of F(in(i, j)...) over `over`) + beta out.
+    /// out = alpha (sum of F(in(i, j)...) over `over`) + beta out. Kept out of line: inlined into the row split's
+    /// per-block loops, GCC vectorised the sums over rows across rows, with gathers (batch norm's backward pass took
+    /// twice as long).
     template <class F, class T, class... V>
         requires(std::same_as<V, view<T>> && ...)
-    static void reduce(axis over, index_t rows, index_t cols, T alpha, T beta, T* out, const V&... in) {
+    [[gnu::noinline]] static void reduce(axis over, index_t rows, index_t cols, T alpha, T beta, T* out,
+                                         const V&... in) {
         const index_t outputs = over == axis::all ? 1 : (over == axis::rows ? cols : rows);
         if (outputs <= 0) return;
         if (rows <= 0 || cols <= 0) {
@@ -372,6 +381,48 @@ struct kernels<backend::eigen_cpu> {
 
 private:
     static constexpr std::size_t alignment = 64;
+
+    /// gemm by loops, for the products Eigen evaluates as GEMVs (m or n of 1) or coefficient by coefficient (fewer
+    /// than 20 rows, columns and depth together): both vectorise with a scalar head as long as the operands' first
+    /// aligned element, so a row's bits would depend on its address, and the row-split training (autograd's
+    /// row_split) needs a block's results to be the same in any member's buffer. Here each element of C is a sum
+    /// over k in an order fixed by k alone: in order, vectorised across a row of C, when B is not transposed; in 16
+    /// lanes along k (as lane_sum) when it is.
+    template <class T>
+    static void loop_gemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha, const T* a,
+                          index_t lda, const T* b, index_t ldb, T beta, T* c, index_t ldc) {
+        const auto a_at = [&](index_t i, index_t p) { return trans_a ? a[p * lda + i] : a[i * lda + p]; };
+        const auto store = [&](T& out, T s) { out = beta == T(0) ? alpha * s : alpha * s + beta * out; };
+        if (!trans_b) {
+            alignas(alignment) std::array<T, chunk<T>> acc;
+            for (index_t i = 0; i < m; ++i)
+                for (index_t j0 = 0; j0 < n; j0 += chunk<T>) {
+                    const index_t w = std::min(chunk<T>, n - j0);
+                    std::fill_n(acc.data(), w, T(0));
+                    for (index_t p = 0; p < k; ++p) {
+                        const T x = a_at(i, p);
+                        const T* row = b + p * ldb + j0;
+                        for (index_t j = 0; j < w; ++j) acc[j] += x * row[j];
+                    }
+                    for (index_t j = 0; j < w; ++j) store(c[i * ldc + j0 + j], acc[j]);
+                }
+            return;
+        }
+        constexpr index_t lanes = 16;
+        const index_t body = k - k % lanes;
+        for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) {
+                const T* row = b + j * ldb;
+                std::array<T, lanes> acc{};
+                for (index_t p = 0; p < body; p += lanes)
+                    for (index_t l = 0; l < lanes; ++l) acc[l] += a_at(i, p + l) * row[p + l];
+                T tail = T(0);
+                for (index_t p = body; p < k; ++p) tail += a_at(i, p) * row[p];
+                for (index_t half = lanes / 2; half > 0; half /= 2)
+                    for (index_t l = 0; l < half; ++l) acc[l] += acc[l + half];
+                store(c[i * ldc + j], acc[0] + tail);
+            }
+    }
     /// Columns processed per step: operand rows broadcast along a row are expanded into buffers of this length.
     template <class T>
     static constexpr index_t chunk = 1024 / sizeof(T);

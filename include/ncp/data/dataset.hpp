@@ -134,7 +134,7 @@ inline std::vector<std::vector<std::size_t>> metric_groups(const benchmark& b,
     return out;
 }
 
-/// The metric groups the original configs train on for `setting` (spec section 1); NAS-Bench-201 gets
+/// The metric groups the original configs train on for `setting` (docs/algorithm.md section 1); NAS-Bench-201 gets
 /// [[Acc], [Flops, Params]]. Throws for a setting without known groups.
 inline std::vector<std::vector<std::string>> default_metric_groups(const std::string& setting) {
     if (setting == "seg" || setting == "seg-4x") return {{"mIoU"}, {"mAcc", "aAcc"}, {"flops", "params"}};

@@ -35,7 +35,7 @@ inline constexpr std::array<char, 8> checkpoint_magic = {'N', 'C', 'P', 'M', 'O'
 /// The only checkpoint layout this ncp reads; any change of the record increments it.
 inline constexpr std::uint32_t checkpoint_version = 1;
 
-/// One named row-major tensor (PyTorch's state_dict names, e.g. "trunk.1.weight").
+/// One named row-major tensor (the original state_dict's names, e.g. "fc.1.weight", "nets.0.4.bias").
 struct named_tensor {
     std::string name;           ///< where it belongs in the model
     std::int64_t rows = 0;      ///< 1 for vectors

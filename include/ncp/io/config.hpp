@@ -31,7 +31,7 @@ struct data_config {
     std::int64_t subset_seed = 0; ///< seeds the draw of `subset` (apart from SEED, so ensembles share the records)
 };
 
-/// `network:` the predictor MLP (spec section 4).
+/// `network:` the predictor MLP (docs/algorithm.md section 4).
 struct network_config {
     int input_dim = 0;                                  ///< 0 = AUTO (the data's code dimension)
     int shared_layer = 256;                             ///< trunk width
@@ -64,7 +64,7 @@ struct onecycle_config {
     double max_momentum = 0.95;      ///< momentum (beta1) at the start and end
 };
 
-/// `optimization:` training loop, loss, optimiser and schedule (spec section 5).
+/// `optimization:` training loop, loss, optimiser and schedule (docs/algorithm.md section 5).
 struct optimization_config {
     int epoch = 200;                          ///< passes over the training split
     int batch_size = 128;                     ///< records per step
@@ -80,7 +80,7 @@ struct optimization_config {
     double cosine_eta_min = 0;                ///< cosine_scheduler.eta_min (per batch)
 };
 
-/// `editing:` the NCP search (spec section 6).
+/// `editing:` the NCP search (docs/algorithm.md section 6).
 struct editing_config {
     std::string model_path = "output/";  ///< folder holding `<dataset>/best_model.ckpt`
     int iters = 70;                      ///< gradient steps on the code

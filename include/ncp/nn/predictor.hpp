@@ -1,5 +1,5 @@
 #pragma once
-/// The multi-head predictor of NCP (spec section 4): a trunk BatchNorm1d(in) -> Linear(in, shared) ->
+/// The multi-head predictor of NCP (docs/algorithm.md section 4): a trunk BatchNorm1d(in) -> Linear(in, shared) ->
 /// BatchNorm1d(shared) -> activation -> Dropout, then one head per metric group, Linear(shared, separated) ->
 /// BatchNorm1d -> activation -> Dropout -> Linear(separated, |group|), outputs concatenated in group order.
 ///

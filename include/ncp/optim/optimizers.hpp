@@ -140,7 +140,8 @@ public:
         const auto k = m_k;
         const bool decoupled = m_o.decoupled, l2 = !m_o.decoupled && m_o.weight_decay != 0;
         if constexpr (ncp::detail::kernels<Backend>::host_accessible) {
-            // One pass per element (the parallel step updates slices while they are in cache).
+            // One pass per element (the row split updates each member's slice right after adding up its
+            // gradients, while they are in cache).
             for (index_t j = 0; j < n; ++j) {
                 if (decoupled) value[j] = fn::mul::apply(value[j], k.decay);
                 const T g = l2 ? fn::decayed_gradient::apply(grad[j], value[j], k.l2) : grad[j];

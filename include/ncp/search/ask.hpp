@@ -158,7 +158,7 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
     std::vector<io::model_record> records(static_cast<std::size_t>(a.members));
     {
         const int team_size = std::min(threads, a.members);
-        train::thread_team team(team_size);
+        parallel::thread_team team(team_size);
         say("training " + std::to_string(a.members) + " members on " + std::to_string(table.size()) + " results");
         team.for_each(records.size(), [&](std::size_t m, int) {
             const io::run_config c = detail::member_config(cfg, static_cast<int>(m) + 1, table.size());

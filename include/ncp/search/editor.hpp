@@ -28,7 +28,7 @@
 #include "ncp/search/space.hpp"
 #include "ncp/search/stepper.hpp"
 #include "ncp/search/z_space.hpp"
-#include "ncp/train/thread_team.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::search {
 
@@ -306,7 +306,7 @@ private:
     candidate_memo<Space, T, Backend> m_memo;
     stepper<Space, T, Backend> m_stepper;
     selector<Space, T, Backend> m_selector;
-    train::thread_team m_team;
+    parallel::thread_team m_team;
 };
 
 }  // namespace ncp::search

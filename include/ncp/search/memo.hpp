@@ -18,7 +18,7 @@
 #include "ncp/search/result.hpp"
 #include "ncp/search/budget.hpp"
 #include "ncp/search/space.hpp"
-#include "ncp/train/thread_team.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::search {
 
@@ -81,7 +81,7 @@ public:
     /// The candidate index of each code, creating entries (cost, predictions, stored results) for new codes.
     /// `from`, `step` and (search) the code's position or (repair) `start` are recorded as the first visit.
     std::vector<std::size_t> visit(std::span<const code_type> codes, result<Space>& r, origin from, std::size_t step,
-                                   train::thread_team& team, std::size_t start = 0) {
+                                   parallel::thread_team& team, std::size_t start = 0) {
         std::vector<std::size_t> ids(codes.size());
         std::vector<std::size_t> fresh;
         for (std::size_t b = 0; b < codes.size(); ++b) {

@@ -1,10 +1,8 @@
 #pragma once
 /// How a search runs: the config's `editing:` keys as the editor takes them, and the threads it may use.
 
-#include <algorithm>
-#include <thread>
-
 #include "ncp/io/config.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::search {
 
@@ -22,7 +20,7 @@ struct options {
     double kappa = 1;                 ///< selection penalty per unit of spread
     bool guard = false;               ///< compare with the best known record (selection.hpp)
     bool known_results = false;       ///< score visited known records by their stored results (selection.hpp)
-    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));  ///< host threads (>= 1)
+    int threads = parallel::hardware_threads();  ///< host threads (>= 1)
 
     /// Whether a budget is set.
     bool budgeted() const { return max_flops_g > 0 || max_params_m > 0; }

@@ -48,7 +48,7 @@ public:
         : m_space(space), m_memo(memo), m_models(models), m_layout(layout), m_opt(opt) {}
 
     /// Sets r.selected, r.best_known (guard), r.repaired and r.pareto.
-    void select(result<Space>& r, train::thread_team& team) {
+    void select(result<Space>& r, parallel::thread_team& team) {
         const double kappa = m_opt.kappa;
         // known_results: a known record's score is its stored S (no spread: nothing about it is uncertain)
         auto score = [&](const candidate<code_type>& c) {
@@ -121,7 +121,7 @@ private:
     /// Greedy repair toward the budgets from candidate `from`: repeatedly the one-step-smaller code that gives up the
     /// least score per unit of budget violation removed, until within budget. Terminates: each step lowers FLOPs
     /// and params strictly, and the cheapest code is within budget (the editor checks it).
-    void repair(result<Space>& r, std::size_t from, train::thread_team& team) {
+    void repair(result<Space>& r, std::size_t from, parallel::thread_team& team) {
         if constexpr (requires(const Space& s, const code_type& c) { s.smaller_neighbours(c); }) {
             const double kappa = m_opt.kappa;
             std::size_t current = from;
@@ -150,7 +150,7 @@ private:
 
     /// The best known record (guard): among the rows known in every task (matched by code) and within budget, the
     /// highest known_objective; nothing without known rows.
-    std::optional<std::size_t> best_known(result<Space>& r, train::thread_team& team) {
+    std::optional<std::size_t> best_known(result<Space>& r, parallel::thread_team& team) {
         const truth& t0 = m_memo.truth_of(0);
         if (t0.table == nullptr) return std::nullopt;
         std::optional<std::size_t> best;

@@ -2,9 +2,9 @@
 /// The two search spaces NCP edits codes in, behind one interface: bounds in original units, rounding a continuous
 /// code to a valid one, the code as numbers and as text, exact costs, random and default start codes.
 ///
-/// - `mr_space`: NAS-Bench-MR's 27-integer codes (spec sections 2 and 6). Bounds [min / 2, max / 2 x alpha] with
+/// - `mr_space`: NAS-Bench-MR's 27-integer codes (docs/algorithm.md sections 2 and 6). Bounds [min / 2, max / 2 x alpha] with
 ///   min = 16 (channels) / 2 (counts) and max = 64 / 2: channels [8, 128], counts [1, 4] for alpha = 4; rounding
-///   by spec 6 step 5; FLOPs/params counted exactly under a convention.
+///   by docs/algorithm.md section 6 step 5; FLOPs/params counted exactly under a convention.
 /// - `nb201_space`: NAS-Bench-201's 30-value one-hot cells; bounds [0, 1]; rounding is the arg-max op per edge;
 ///   FLOPs/params are the benchmark file's (every cell is in it), when a file is given.
 
@@ -73,7 +73,7 @@ public:
     double upper(std::size_t i) const {
         return (arch::kind_of(i) == arch::dimension_kind::channels ? 32.0 : 1.0) * m_alpha;
     }
-    /// Spec 6 step 5: channels max(8, floor((v + 4) / 8) x 8), counts max(1, floor(v + 0.5)).
+    /// docs/algorithm.md section 6 step 5: channels max(8, floor((v + 4) / 8) x 8), counts max(1, floor(v + 0.5)).
     code_type round(std::span<const double> x) const { return arch::round_code(x); }
     /// The code as numbers in original units.
     std::array<double, dim> values(const code_type& c) const {
@@ -99,7 +99,7 @@ public:
                             std::to_string(c[i]) + " is outside the search bounds [" + fmt(lower(i)) + ", " +
                             fmt(upper(i)) + "] (editing.max_value_alpha = " + fmt(m_alpha) + ")");
     }
-    /// The spec's start: all channels 64, all counts 2.
+    /// The default start (docs/algorithm.md section 6): all channels 64, all counts 2.
     code_type default_start() const {
         code_type c{};
         for (std::size_t i = 0; i < dim; ++i) c[i] = arch::kind_of(i) == arch::dimension_kind::channels ? 64 : 2;

@@ -25,7 +25,7 @@
 #include "ncp/search/options.hpp"
 #include "ncp/search/result.hpp"
 #include "ncp/search/z_space.hpp"
-#include "ncp/train/thread_team.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::search {
 
@@ -57,7 +57,7 @@ public:
     /// Steps the batch `start_values` (n x dim, original units) and fills r.continuous and r.predicted (sized for
     /// n starts x records) and `rounded` ([start][record]).
     void run(std::span<const double> start_values, result<Space>& r, std::vector<code_type>& rounded,
-             train::thread_team& team, const step_progress& progress) {
+             parallel::thread_team& team, const step_progress& progress) {
         const std::size_t n = start_values.size() / dim, rows = rows_per_shard(n);
         const std::size_t shards = (n + rows - 1) / rows;
         while (m_workers.size() < static_cast<std::size_t>(team.size())) m_workers.push_back(std::make_unique<worker>());

@@ -1,13 +1,15 @@
 #pragma once
-/// Training the predictor as the original's tools/train_predictor.py does (spec section 5), on the parallel step:
-/// z-scoring with the whole file's statistics, the seeded 80/20 split, batches reshuffled every epoch, the
-/// configured loss, optimiser and schedule (onecycle and cosine stepped per batch, exp and step per epoch), and after
-/// every epoch the validation MAE per metric in original units; the best (lowest main-metric MAE) and last models
-/// are kept, and the best one's rank correlations reported. Outputs: checkpoints, metrics.json, split.json, train.log.
+/// Training the predictor as the original's tools/train_predictor.py does: z-scoring with the whole file's
+/// statistics, the seeded 80/20 split, batches reshuffled every epoch, the configured loss, optimiser and schedule
+/// (onecycle and cosine stepped per batch, exp and step per epoch), and after every epoch the validation MAE per
+/// metric in original units; the best (lowest main-metric MAE) and last models are kept, and the best one's rank
+/// correlations reported. Outputs: checkpoints, metrics.json, split.json, train.log.
 ///
-/// The backend is a template argument of train_predictor: the CPU trains with the parallel step, any other backend
-/// with the tape (nn::predictor::forward, backward) and the optimisers running on it; everything around the step
-/// (split, batch order, schedules, validation, best model, outputs) is the same code for both.
+/// Every backend trains through the tape (nn::predictor::forward, the loss, backward, the optimiser's update). On
+/// the CPU a batch is cut into row blocks (row_blocks_for) that a team of threads shares out, one tape per thread
+/// (autograd/row_split.hpp): the blocks, not the threads, fix the arithmetic, so the results are the same bits for
+/// any number of threads, which may therefore change from epoch to epoch (options::adapt_threads). A device backend
+/// steps whole batches on one host thread.
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +21,7 @@
 #include <random>
 #include <span>
 #include <sstream>
+#include <unordered_map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -30,9 +33,11 @@
 #include "ncp/io/checkpoint.hpp"
 #include "ncp/io/config.hpp"
 #include "ncp/io/json.hpp"
+#include "ncp/nn/loss.hpp"
+#include "ncp/nn/predictor.hpp"
 #include "ncp/optim/optimizers.hpp"
 #include "ncp/optim/schedulers.hpp"
-#include "ncp/train/parallel_step.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::train {
 
@@ -53,11 +58,26 @@ struct progress {
     double elapsed_s;           ///< seconds since training started
 };
 
+/// Handed to the batch callback every `log_interval` batches within an epoch (not after its last batch: the epoch
+/// callback reports that one).
+struct batch_progress {
+    int epoch;              ///< 0-based
+    int epochs;             ///< epochs in the run
+    std::int64_t batch;     ///< batches of this epoch done so far
+    std::int64_t batches;   ///< batches per epoch
+    double mean_loss;       ///< mean training loss of those batches (z-scored units)
+    double elapsed_s;       ///< seconds since training started
+};
+
 /// How to train, besides the config.
 struct options {
-    int threads = 2;                                 ///< 1..step_shards; the results do not depend on it
-    bool adapt_threads = false;                      ///< switch to one thread while two are slower (a busy machine)
+    /// Threads stepping a batch on the CPU, at least 1 (more than row_blocks_for(batch size) are not used); the
+    /// results do not depend on it. Device backends use one.
+    int threads = parallel::hardware_threads();
+    bool adapt_threads = false;  ///< run epochs on one thread while that is faster (a busy machine)
     std::function<void(const progress&)> on_epoch = {};  ///< called after every epoch (may be empty)
+    /// Called every config `log_interval` batches within an epoch, on the calling thread (may be empty).
+    std::function<void(const batch_progress&)> on_batch = {};
 };
 
 /// Everything a training run produced.
@@ -69,8 +89,8 @@ struct result {
     std::vector<double> spearman_rho;       ///< likewise
     data::split_indices split;              ///< record indices of both parts
     std::uint64_t seed = 0;                 ///< the config's SEED
-    int threads = 1;                        ///< threads available to the step
-    int epochs_on_one_thread = 0;           ///< epochs adapt_threads ran on one thread
+    int threads = 1;                        ///< threads that stepped the batches
+    int epochs_on_one_thread = 0;           ///< epochs adapt_threads ran on one of several threads
     std::int64_t steps = 0;                 ///< optimiser steps
     double train_s = 0;                     ///< the epoch loop, validation included
     double wall_s = 0;                      ///< train_predictor as a whole (statistics, split, model, loop)
@@ -185,10 +205,10 @@ inline nn::predictor_spec make_spec(const io::run_config& cfg, const data::bench
     return spec;
 }
 
-/// Picks the thread count of each epoch when adapting: two threads (results do not depend on it) unless the last
-/// epochs showed one thread to be faster, as on a machine where another process holds a core. It times one thread
-/// for epoch 1, then again (at most every 10 epochs) when two got slower than their best by a third or no longer
-/// beat one by a quarter; while on one thread it tries two every 10 epochs.
+/// Picks the thread count of each epoch when adapting: all `threads` (results do not depend on it) unless the last
+/// epochs showed one thread to be faster, as on a machine where other processes hold the cores. It times one
+/// thread for epoch 1, then again (at most every 10 epochs) when all got slower than their best by a third or no
+/// longer beat one by a quarter; while on one thread it tries all every 10 epochs.
 class thread_chooser {
 public:
     thread_chooser(int threads, bool adapt) : m_threads(threads), m_adapt(adapt && threads > 1) {}
@@ -234,71 +254,32 @@ inline void shuffle(std::vector<std::size_t>& v, std::mt19937_64& gen) {
     for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[data::uniform_below(gen, i)]);
 }
 
-/// The CPU's training: the parallel step, on a thread team that may drop to one thread while two are slower.
-class parallel_training {
-public:
-    /// Batches of up to `batch` records of x (`dim` codes a row) and y (`outputs` targets a row), z-scored,
-    /// row-major; `xv` the validation codes.
-    parallel_training(nn::predictor<float>& model, index_t batch, const options& opt, loss_kind loss,
-                      std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim,
-                      index_t)
-        : m_step(model, batch, opt.threads, loss),
-          m_chooser(m_step.threads(), opt.adapt_threads),
-          m_x(x),
-          m_y(y),
-          m_xv(xv),
-          m_dim(dim) {}
+}  // namespace detail
 
-    /// Values and gradients of the model's parameters, for the optimiser.
-    std::vector<optim::parameter<float>> parameters() const { return m_step.parameters(); }
-    /// Threads available to the step.
-    int threads() const { return m_step.threads(); }
-    /// Epochs run on one thread of several.
-    int epochs_on_one_thread() const { return m_one_thread_epochs; }
+/// Row blocks of a CPU training batch of `rows` rows: blocks of at least min_block_rows rows, at most max_blocks.
+/// The results depend on it (through the order of the sums over rows), not on the thread count.
+inline constexpr index_t min_block_rows = 64;
+inline constexpr index_t max_blocks = 16;
+inline index_t row_blocks_for(index_t rows) { return std::clamp<index_t>(rows / min_block_rows, 1, max_blocks); }
 
-    /// Trains epoch `epoch` on `order` in batches of `batch`: per batch the optimiser's step, then after(k) on the
-    /// calling thread. Returns the sum of the batch losses.
-    template <class Optimizer, class After>
-    double epoch(int epoch, std::span<const std::size_t> order, index_t batch, Optimizer& opt, After&& after) {
-        m_step.set_active_threads(m_chooser.next(epoch));
-        m_one_thread_epochs += m_step.active_threads() == 1 && m_step.threads() > 1;
-        const auto start = std::chrono::steady_clock::now();
-        double loss_sum = 0;
-        m_step.train_batches(
-            order, batch, m_x.data(), m_y.data(), [&](index_t) { opt.begin_step(); },
-            [&](const auto& s) { opt.update(s.param, s.begin, s.end); },
-            [&](index_t k, float loss) {
-                loss_sum += loss;
-                after(k);
-            });
-        m_chooser.record(m_step.active_threads(),
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        return loss_sum;
-    }
-    /// z-scored predictions of the validation codes (the model in evaluation mode) into `pred`.
-    void evaluate(std::span<float> pred) {
-        m_step.evaluate(m_xv.data(), static_cast<index_t>(m_xv.size()) / m_dim, pred.data());
-    }
+namespace detail {
 
-private:
-    parallel_step<> m_step;                 ///< the training step and its thread team
-    thread_chooser m_chooser;               ///< threads per epoch
-    std::span<const float> m_x, m_y, m_xv;  ///< records and validation codes, z-scored
-    index_t m_dim;                          ///< code width
-    int m_one_thread_epochs = 0;            ///< epochs the chooser ran on one thread
-};
-
-/// Training on any backend through the tape: the model's forward and backward, the loss op, and the optimiser's
-/// update on the backend. Host and backend exchange only data: each epoch's records (one upload), the batch losses
-/// and the validation predictions (one download each per epoch); batches are copied on the backend.
+/// Training through the tape on `Backend` (see the header comment): per batch, every member of a thread team
+/// records the model's forward pass and the loss on its rows, runs backward, and after a barrier sums its share of
+/// the parameters' gradients over the blocks and applies the optimiser's update to it. On a device backend one
+/// member steps whole batches. Buffers (tapes, batches, the row split's) are reused: once every batch size has
+/// been seen, the backend allocates nothing.
 template <class Backend>
 class tape_training {
 public:
     using tensor = Tensor<float, Backend>;
     using kernels = ncp::detail::kernels<Backend>;
+    /// Whether batches are row-split over host threads (else whole, on one).
+    static constexpr bool split = kernels::host_accessible;
 
-    /// As parallel_training's (batches are sized as they come, and threads do not apply).
-    tape_training(nn::predictor<float, Backend>& model, index_t, const options&, loss_kind loss,
+    /// Batches of up to `batch` records of x (`dim` codes a row) and y (`outputs` targets a row), z-scored,
+    /// row-major; `xv` the validation codes; `threads` and `adapt` as options::threads and adapt_threads.
+    tape_training(nn::predictor<float, Backend>& model, index_t batch, int threads, bool adapt, nn::loss_kind loss,
                   std::span<const float> x, std::span<const float> y, std::span<const float> xv, index_t dim,
                   index_t outputs)
         : m_model(model),
@@ -307,26 +288,136 @@ public:
           m_y(y),
           m_dim(dim),
           m_outputs(outputs),
-          m_xv(tensor::from_host(xv, static_cast<index_t>(xv.size()) / dim, dim)) {
-        model.for_each_parameter([&](const std::string&, auto& p) {
-            // The optimiser keeps the gradient's address; backward reuses a buffer of the right size.
+          m_xv(tensor::from_host(xv, static_cast<index_t>(xv.size()) / dim, dim)),
+          m_team(team_size(threads, batch)),
+          m_split(m_team),
+          m_members(static_cast<std::size_t>(m_team.size())),
+          m_chooser(m_team.size(), adapt),
+          m_active(m_team.size()) {
+        model.for_each_parameter([&](const std::string&, autograd::parameter<float, Backend>& p) {
+            // The optimiser keeps the gradient's address; backward and the row split reuse a buffer of this size.
             p.grad.resize_like(p.value);
             p.grad.fill(0.0f);
+            m_index.emplace(&p, m_params.size());
             m_params.push_back({p.value.data(), p.grad.data(), p.value.size()});
         });
     }
 
-    /// Values and gradients of the model's parameters, for the optimiser.
+    /// Values and gradients of the model's parameters, in for_each_parameter order, for the optimiser.
     std::vector<optim::parameter<float>> parameters() const { return m_params; }
-    /// The host threads stepping (the backend parallelises by itself).
-    int threads() const { return 1; }
-    /// Always 0: one thread throughout.
-    int epochs_on_one_thread() const { return 0; }
+    /// Threads stepping the batches.
+    int threads() const { return m_team.size(); }
+    /// Sum of the current epoch's losses of batches [0, count); from epoch()'s `after` callback, batches done only.
+    double loss_sum(index_t count) {
+        m_host_losses.resize(static_cast<std::size_t>(count));
+        kernels::to_host(count, m_losses.data(), m_host_losses.data());
+        double sum = 0;
+        for (const float l : m_host_losses) sum += l;
+        return sum;
+    }
+    /// Epochs run on one thread of several (options::adapt_threads).
+    int epochs_on_one_thread() const { return m_one_thread_epochs; }
 
-    /// As parallel_training::epoch.
+    /// Trains epoch `epoch` on `order` (record indices) in batches of `batch`: per batch the optimiser's step,
+    /// then after(k) on the calling thread. Returns the sum of the batch losses.
     template <class Optimizer, class After>
-    double epoch(int, std::span<const std::size_t> order, index_t batch, Optimizer& opt, After&& after) {
+    double epoch(int epoch, std::span<const std::size_t> order, index_t batch, Optimizer& opt, After&& after) {
         const auto n = static_cast<index_t>(order.size());
+        stage(order);
+        const index_t batches = (n + batch - 1) / batch;
+        m_losses.resize(batches);
+        m_active = m_chooser.next(epoch);
+        m_one_thread_epochs += m_active == 1 && m_team.size() > 1;
+        const auto start = std::chrono::steady_clock::now();
+        m_team.run([&](int rank) {
+            member& w = m_members[static_cast<std::size_t>(rank)];
+            for (index_t k = 0; k < batches; ++k) {
+                m_team.barrier();  // the previous batch's updates are done
+                if (rank == 0) {
+                    if (k > 0) after(k - 1);
+                    opt.begin_step();
+                }
+                const index_t first = k * batch, rows = std::min(batch, n - first);
+                const autograd::row_blocks layout{rows, split ? row_blocks_for(rows) : 1};
+                w.tape.clear();
+                index_t mine = rows, offset = first;
+                if constexpr (split) {
+                    const auto share = m_split.share(rank, layout);
+                    w.tape.set_split(share);
+                    mine = share.rows();
+                    offset += share.first_row();
+                }
+                w.x.resize(mine, m_dim);
+                kernels::copy(mine * m_dim, m_epoch_x.data() + offset * m_dim, w.x.data());
+                w.y.resize(mine, m_outputs);
+                kernels::copy(mine * m_outputs, m_epoch_y.data() + offset * m_outputs, w.y.data());
+                const auto loss = nn::loss(m_loss, m_model.forward(w.tape.input(w.x)), w.tape.input(w.y));
+                w.tape.backward(loss);
+                if constexpr (split) {
+                    m_team.barrier();  // every member's per-block gradients are in
+                    if (rank == 0) {
+                        m_split.finish_batch();
+                        kernels::copy(1, loss.value().data(), m_losses.data() + k);
+                    }
+                    m_split.reduce_gradients(rank, w.tape.split_leaves(), layout.blocks,
+                                             [&](autograd::parameter<float, Backend>& p, index_t begin, index_t end) {
+                                                 opt.update(m_index.at(&p), begin, end);
+                                             });
+                } else {
+                    kernels::copy(1, loss.value().data(), m_losses.data() + k);
+                    for (std::size_t i = 0; i < m_params.size(); ++i) opt.update(i, 0, m_params[i].size);
+                }
+            }
+            m_team.barrier();
+            if (rank == 0) after(batches - 1);
+            w.tape.clear();
+        }, m_active);
+        m_chooser.record(m_active, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return loss_sum(batches);
+    }
+
+    /// z-scored predictions of the validation codes (the model in evaluation mode) into `pred`: chunks of
+    /// eval_rows records shared out over the threads (rows are independent in evaluation).
+    void evaluate(std::span<float> pred) {
+        const index_t n = m_xv.rows();
+        const index_t chunk = split ? eval_rows : std::max<index_t>(n, 1);
+        const index_t chunks = (n + chunk - 1) / chunk;
+        m_team.run([&](int rank) {
+            member& w = m_members[static_cast<std::size_t>(rank)];
+            const autograd::no_grad scope;  // per thread
+            w.tape.clear();
+            w.tape.clear_split();
+            for (index_t c = rank; c < chunks; c += m_active) {
+                const index_t first = c * chunk, rows = std::min(chunk, n - first);
+                w.x.resize(rows, m_dim);
+                kernels::copy(rows * m_dim, m_xv.data() + first * m_dim, w.x.data());
+                w.tape.clear();
+                const auto out = m_model.forward(w.tape.input(w.x));
+                kernels::to_host(rows * m_outputs, out.value().data(), pred.data() + first * m_outputs);
+            }
+            w.tape.clear();
+        }, m_active);
+    }
+
+private:
+    /// Validation records per evaluation chunk on the CPU.
+    static constexpr index_t eval_rows = 128;
+
+    /// One thread's tape and its rows of the current batch.
+    struct member {
+        autograd::tape<float, Backend> tape;  ///< this thread's graph
+        tensor x, y;                          ///< its rows: codes and targets
+    };
+
+    /// Threads for `threads` requested and batches of up to `batch` rows (see options::threads).
+    static int team_size(int threads, index_t batch) {
+        if (threads < 1) throw error("training: threads must be at least 1 (got " + std::to_string(threads) + ")");
+        if constexpr (!split) return 1;
+        return static_cast<int>(std::min<index_t>(threads, row_blocks_for(batch)));
+    }
+
+    /// The epoch's records in batch order on the backend (one upload).
+    void stage(std::span<const std::size_t> order) {
         const auto d = static_cast<std::size_t>(m_dim), o = static_cast<std::size_t>(m_outputs);
         m_host_x.resize(order.size() * d);
         m_host_y.resize(order.size() * o);
@@ -336,83 +427,39 @@ public:
             std::copy_n(m_y.begin() + static_cast<std::ptrdiff_t>(order[i] * o), o,
                         m_host_y.begin() + static_cast<std::ptrdiff_t>(i * o));
         }
+        const auto n = static_cast<index_t>(order.size());
         m_epoch_x.resize(n, m_dim);
         m_epoch_x.copy_from_host(m_host_x);
         m_epoch_y.resize(n, m_outputs);
         m_epoch_y.copy_from_host(m_host_y);
-        const index_t batches = (n + batch - 1) / batch;
-        m_losses.resize(batches);
-        for (index_t k = 0; k < batches; ++k) {
-            const index_t first = k * batch, rows = std::min(batch, n - first);
-            m_xb.resize(rows, m_dim);
-            kernels::copy(rows * m_dim, m_epoch_x.data() + first * m_dim, m_xb.data());
-            m_yb.resize(rows, m_outputs);
-            kernels::copy(rows * m_outputs, m_epoch_y.data() + first * m_outputs, m_yb.data());
-            m_tape.clear();
-            const auto loss = criterion(m_model.forward(m_tape.input(m_xb)), m_tape.input(m_yb));
-            m_tape.backward(loss);
-            opt.begin_step();
-            for (std::size_t i = 0; i < m_params.size(); ++i) opt.update(i, 0, m_params[i].size);
-            kernels::copy(1, loss.value().data(), m_losses.data() + k);
-            after(k);
-        }
-        m_tape.clear();
-        double loss_sum = 0;
-        for (const float l : m_losses.to_host()) loss_sum += l;
-        return loss_sum;
-    }
-    /// z-scored predictions of the validation codes (the model in evaluation mode) into `pred`.
-    void evaluate(std::span<float> pred) {
-        autograd::no_grad scope;
-        m_tape.clear();
-        m_model.forward(m_tape.input(m_xv)).value().copy_to_host(pred);
-        m_tape.clear();
-    }
-
-private:
-    /// The configured loss, a mean over the batch's outputs (as the parallel step's).
-    autograd::var<float, Backend> criterion(const autograd::var<float, Backend>& p,
-                                            const autograd::var<float, Backend>& t) const {
-        switch (m_loss) {
-            case loss_kind::mse: return autograd::mse_loss(p, t);
-            case loss_kind::l1: return autograd::l1_loss(p, t);
-            case loss_kind::smooth_l1: break;
-        }
-        return autograd::smooth_l1_loss(p, t);
     }
 
     nn::predictor<float, Backend>& m_model;     ///< trained in place
-    loss_kind m_loss;                           ///< the criterion
+    nn::loss_kind m_loss;                       ///< the criterion
     std::span<const float> m_x, m_y;            ///< every record, z-scored, on the host
     index_t m_dim, m_outputs;                   ///< code and target widths
     tensor m_xv;                                ///< validation codes
     std::vector<optim::parameter<float>> m_params;  ///< the optimiser's view of the model
+    std::unordered_map<const autograd::parameter<float, Backend>*, std::size_t> m_index;  ///< into m_params
     std::vector<float> m_host_x, m_host_y;      ///< an epoch's records in batch order, before the upload
+    std::vector<float> m_host_losses;           ///< batch losses read back
     tensor m_epoch_x, m_epoch_y;                ///< the same on the backend
-    tensor m_xb, m_yb;                          ///< the current batch
     tensor m_losses;                            ///< the epoch's batch losses
-    autograd::tape<float, Backend> m_tape;      ///< one batch's graph
-};
-
-/// How train_predictor trains on `Backend`: through the tape, except on the CPU.
-template <class Backend>
-struct training_for {
-    using type = tape_training<Backend>;
-};
-/// The CPU's parallel step, which computes the tape's maths faster.
-template <>
-struct training_for<backend::eigen_cpu> {
-    using type = parallel_training;
+    parallel::thread_team m_team;               ///< the threads stepping the batches
+    autograd::row_split<float, Backend> m_split;  ///< what they share
+    std::vector<member> m_members;              ///< one per thread
+    thread_chooser m_chooser;                   ///< threads per epoch
+    int m_active;                               ///< threads of the current epoch
+    int m_one_thread_epochs = 0;                ///< epochs the chooser ran on one thread
 };
 
 }  // namespace detail
 
 /// Trains the predictor `cfg` describes on benchmark `b` (see the header comment) on `Backend`. Deterministic for a
 /// given config and backend: the same seed gives the same split, batches, masks and weights, with any number of
-/// threads. Backends other than the CPU train through the tape (threads do not apply); their results agree with the
-/// CPU's to float rounding, not bit for bit. `Training` is the step (detail::parallel_training or
-/// detail::tape_training<Backend>); tests pick the tape on the CPU to check it against the parallel step.
-template <class Backend = default_backend, class Training = typename detail::training_for<Backend>::type>
+/// threads. Other backends agree with the CPU's results to float rounding, not bit for bit (they step whole
+/// batches, the CPU row blocks). Calls on different models may run concurrently (on threads of the caller's).
+template <class Backend = default_backend>
 result train_predictor(const io::run_config& cfg, const data::benchmark& b, const options& opt = {}) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
@@ -460,8 +507,9 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
 
     nn::predictor<float, Backend> model(spec, std::move(stats), res.seed);
     model.train(true);
-    Training training(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())), opt,
-                      parse_loss(o.criterion), x, y, xv, static_cast<index_t>(d), static_cast<index_t>(m));
+    detail::tape_training<Backend> training(model, std::min<index_t>(batch, static_cast<index_t>(train_rows.size())),
+                                            opt.threads, opt.adapt_threads, nn::parse_loss(o.criterion), x, y, xv,
+                                            static_cast<index_t>(d), static_cast<index_t>(m));
     res.threads = training.threads();
     auto optimizer = detail::make_optimizer<Backend>(o, training.parameters());
     const double base_lr = o.optimizer == "sgd" ? o.sgd_param.lr : o.adam_param.lr;
@@ -479,11 +527,16 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
         detail::shuffle(order, shuffler);
         const double loss_sum = std::visit(
             [&](auto& opt_) {
-                return training.epoch(epoch, order, batch, opt_, [&](index_t) {
+                return training.epoch(epoch, order, batch, opt_, [&](index_t k) {
                     if (per_batch) {
                         optim::advance(schedule);
                         optim::set_rates(opt_, schedule);
                     }
+                    const std::int64_t done = k + 1;
+                    if (opt.on_batch && done < batches && done % cfg.log_interval == 0)
+                        opt.on_batch({epoch, o.epoch, done, batches,
+                                      training.loss_sum(static_cast<index_t>(done)) / static_cast<double>(done),
+                                      std::chrono::duration<double>(clock::now() - loop_start).count()});
                 });
             },
             optimizer);
