@@ -1,8 +1,8 @@
 #pragma once
-// The NCP seg predictor of docs/algorithm.md section 4, written directly on the autograd ops for the benchmarks (the nn layer
-// builds the real one): trunk BN(27) -> Linear(27, 256) -> BN(256) -> swish -> dropout(0.5); heads
-// Linear(256, 128) -> BN(128) -> swish -> dropout(p) -> Linear(128, k), k = 1, 2, 2, p = 0.5, 0.5, 0; concat.
-// On any backend B: the same seed gives the same weights everywhere.
+// The NCP seg predictor of docs/algorithm.md section 4, written directly on the autograd ops for the benchmarks (the nn
+// layer builds the real one): trunk BN(27) -> Linear(27, 256) -> BN(256) -> swish -> dropout(0.5); heads Linear(256,
+// 128) -> BN(128) -> swish -> dropout(p) -> Linear(128, k), k = 1, 2, 2, p = 0.5, 0.5, 0; concat. On any backend B: the
+// same seed gives the same weights everywhere.
 
 #include <array>
 #include <cmath>

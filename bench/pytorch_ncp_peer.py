@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""The PyTorch peer of `ncp search`: the original NCP loop (docs/algorithm.md section 6) as a PyTorch user runs it, written
-afresh for timing: a multi-head MLP predictor (docs/algorithm.md section 4) in evaluation mode, the code edited for 70 iterations
-(a fresh SGD each iteration, the L1 terms with detached targets, a per-element clamp in z-space, rounding in
-original units), and every rounded code's FLOPs and params counted as the original does with thop: the
-multi-resolution network of docs/algorithm.md section 3 is built in PyTorch and run once on a 1 x 3 x 128 x 128 input with forward
-hooks on its convolutions and batch norms.
+"""The PyTorch peer of `ncp search`: the original NCP loop (docs/algorithm.md section 6) as a PyTorch user runs it,
+written afresh for timing: a multi-head MLP predictor (docs/algorithm.md section 4) in evaluation mode, the code edited
+for 70 iterations (a fresh SGD each iteration, the L1 terms with detached targets, a per-element clamp in z-space,
+rounding in original units), and every rounded code's FLOPs and params counted as the original does with thop: the
+multi-resolution network of docs/algorithm.md section 3 is built in PyTorch and run once on a 1 x 3 x 128 x 128 input
+with forward hooks on its convolutions and batch norms.
 
 Prints one JSON line: the loop's time (in-process, after building the predictor), per iteration, the final code and
 its FLOPs/params, and a check that the hook count reproduces docs/algorithm.md section 3's numbers for the all-64 code.
@@ -13,11 +13,16 @@ usage: bench/pytorch_ncp_peer.py [--iters 70] [--threads N] [--seed 233]
 """
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from check_export import count_hooks  # noqa: E402  (thop's convention, one definition for the export check too)
 
 CHANNEL_DIMS = {0, 1, 4, 8, 9, 14, 15, 16, 22, 23, 24, 25, 26}
 
@@ -105,23 +110,8 @@ def count_flops_params(code):
     """thop's convention through forward hooks: a conv costs output elements x (in / groups x k x k + bias), a batch
     norm 2 x its input elements; params are the model's parameters. Returns (G, M)."""
     net = MultiResolutionNet(code).eval()
-    total = [0]
-
-    def conv_hook(m, inputs, output):
-        total[0] += output.numel() * (m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] +
-                                      (1 if m.bias is not None else 0))
-
-    def bn_hook(m, inputs, output):
-        total[0] += 2 * inputs[0].numel()
-
-    for m in net.modules():
-        if isinstance(m, nn.Conv2d):
-            m.register_forward_hook(conv_hook)
-        elif isinstance(m, nn.BatchNorm2d):
-            m.register_forward_hook(bn_hook)
-    with torch.no_grad():
-        net(torch.randn(1, 3, 128, 128))
-    return total[0] / 1e9, sum(p.numel() for p in net.parameters()) / 1e6
+    macs, _ = count_hooks(net, (1, 3, 128, 128))
+    return macs / 1e9, sum(p.numel() for p in net.parameters()) / 1e6
 
 
 # ---- the predictor of docs/algorithm.md section 4 ----
@@ -140,7 +130,8 @@ class Predictor(nn.Module):
 
 
 def rounded(values, lower):
-    """docs/algorithm.md section 6 step 5: each value to the nearest multiple of its lower bound, at least that bound."""
+    """docs/algorithm.md section 6 step 5: each value to the nearest multiple of its lower bound, at least that
+    bound."""
     return [max(lo, int(v + lo / 2) // lo * lo) for v, lo in zip(values, lower)]
 
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The PyTorch peer of `ncp train`: the original release's predictor training, written here for comparison.
 
-It trains the same model (docs/algorithm.md section 4) with the same defaults (docs/algorithm.md section 5) on the same split as an
-`ncp train` run (read from that run's split.json), following the original's pipeline: a torch Dataset and
-DataLoader reshuffled every epoch, Adam + OneCycleLR stepped per batch, SmoothL1 loss, per-epoch validation
-MAE in original units, and the best model kept by main-metric MAE. It prints one JSON object with its timings
-and the best model's quality (Kendall tau-b and Spearman rho of every metric on the validation split).
+It trains the same model (docs/algorithm.md section 4) with the same defaults (docs/algorithm.md section 5) on the same
+split as an `ncp train` run (read from that run's split.json), following the original's pipeline: a torch Dataset and
+DataLoader reshuffled every epoch, Adam + OneCycleLR stepped per batch, SmoothL1 loss, per-epoch validation MAE in
+original units, and the best model kept by main-metric MAE. It prints one JSON object with its timings and the best
+model's quality (Kendall tau-b and Spearman rho of every metric on the validation split).
 
 Run with Debian's interpreter, which has python3-torch: /usr/bin/python3 bench/pytorch_peer.py --help
 Install libopenblas0-pthread first, or torch falls back to a reference BLAS and the comparison flatters ncp.

@@ -1,6 +1,6 @@
-/// NCP search speed: the original's loop (one start x 70 iterations, exact FLOPs/params of every rounded code
-/// included, selection included) and a batch of 1024 starts x 70 iterations on 1 and 2 threads (goal < 1 s), on a
-/// seg predictor of docs/algorithm.md section 4's shape. The model: $NCP_SEARCH_MODEL (a checkpoint, e.g. output/seg/best_model.ckpt)
+/// NCP search speed: the original's loop (one start x 70 iterations, exact FLOPs/params of every rounded code included,
+/// selection included) and a batch of 1024 starts x 70 iterations on 1 and 2 threads (goal < 1 s), on a seg predictor
+/// of docs/algorithm.md section 4's shape. The model: $NCP_SEARCH_MODEL (a checkpoint, e.g. output/seg/best_model.ckpt)
 /// or, without it, one trained here for 30 epochs on the synthetic benchmark. Each run starts from an empty memo, so
 /// every distinct rounded code is counted. bench/compare_search.sh sets the first against the PyTorch peer.
 

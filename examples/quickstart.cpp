@@ -23,7 +23,8 @@ int main(int argc, char** argv) try {
     tasks[0].name = cfg.data.dataset;
     tasks[0].models.push_back(ncp::io::make_predictor(trained.best, "trained model"));
 
-    // Search (docs/algorithm.md section 6): 70 gradient steps from the all-64 code, exact FLOPs/params of every rounded code.
+    // Search (docs/algorithm.md section 6): 70 gradient steps from the all-64 code, exact FLOPs/params of every rounded
+    // code.
     ncp::search::editor<ncp::search::mr_space> editor(ncp::search::mr_space(), std::move(tasks),
                                                       ncp::search::make_options(cfg.editing));
     const ncp::arch::code start = editor.space().default_start();

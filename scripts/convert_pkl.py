@@ -45,7 +45,8 @@ class Refused(pickle.UnpicklingError):
 
 
 def known_setting(setting):
-    """(metric names, code kind) of a setting from the table of docs/algorithm.md section 1, or None for a setting it does not list."""
+    """(metric names, code kind) of a setting from the table of docs/algorithm.md section 1, or None for a setting
+    it does not list."""
     if setting in ("seg", "seg-4x"):
         return ["mIoU", "mAcc", "aAcc", "flops", "params"], "mr"
     if setting.startswith("cls-") or setting.startswith("video"):

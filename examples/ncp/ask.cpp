@@ -1,5 +1,5 @@
-/// `ncp ask --cfg FILE --known KNOWN.csv --n K --out PROPOSALS.csv [--pool POOL.txt] [--SEED S] [--threads N]
-/// [--export DIR] [--section.key value ...]`: the next K architectures to train, from the results known so far (the closed loop;
+/// `ncp ask --cfg FILE --known KNOWN.csv --n K --out PROPOSALS.csv [--pool POOL.txt] [--SEED S] [--threads N] [--export
+/// DIR] [--section.key value ...]`: the next K architectures to train, from the results known so far (the closed loop;
 /// `ncp tell` adds the results).
 
 #include <charconv>

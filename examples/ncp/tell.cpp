@@ -30,7 +30,8 @@ int tell(std::span<const std::string> args) {
             results = a;
         }
     }
-    if (known.empty() || results.empty()) throw ncp::usage_error(std::string("missing --known or RESULTS.csv\n") + usage);
+    if (known.empty() || results.empty())
+        throw ncp::usage_error(std::string("missing --known or RESULTS.csv\n") + usage);
     const std::size_t added = ncp::io::append_results(known, results);
     std::cout << "ncp tell: " << added << " result" << (added == 1 ? "" : "s") << " added to " << known << "\n";
     return 0;

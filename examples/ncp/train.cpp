@@ -63,7 +63,8 @@ int train(std::span<const std::string> args) {
 
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
     const bool on_gpu = where == ncp::cli::device::gpu;
-    if (on_gpu) ncp::cli::gpu::require_device(cfg.cuda_device);  // before the data: a missing device is the first thing to say
+    // Before the data: a missing device is the first thing to say.
+    if (on_gpu) ncp::cli::gpu::require_device(cfg.cuda_device);
     const auto data_file = ncp::train::data_file(cfg);
     const auto bench = ncp::train::load_data(cfg);
     const auto out_dir = std::filesystem::path(cfg.log_dir) / cfg.data.dataset;

@@ -1,5 +1,5 @@
-/// FLOPs and params: the reference numbers of docs/algorithm.md section 3 (in constant expressions too), a naive reference loop
-/// over the setting, and every record of the benchmark.
+/// FLOPs and params: the reference numbers of docs/algorithm.md section 3 (in constant expressions too), a naive
+/// reference loop over the setting, and every record of the benchmark.
 
 #include <doctest/doctest.h>
 

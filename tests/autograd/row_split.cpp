@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backends.hpp"
 #include "ncp/autograd/ops.hpp"
 
 using namespace ncp;
@@ -21,19 +22,11 @@ using namespace ncp::autograd;
 
 namespace {
 
-template <class T>
-std::vector<T> uniform_values(std::size_t n, std::uint64_t seed, double lo = -1, double hi = 1) {
-    std::mt19937_64 gen(seed);
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<T> v(n);
-    for (T& x : v) x = static_cast<T>(u(gen));
-    return v;
-}
+using ncp::test::uniform_values;
 
 template <class T>
 parameter<T> random_parameter(index_t rows, index_t cols, std::uint64_t seed, double lo = -0.6, double hi = 0.6) {
-    return parameter<T>(Tensor<T>::from_host(uniform_values<T>(static_cast<std::size_t>(rows * cols), seed, lo, hi),
-                                              rows, cols));
+    return parameter<T>(ncp::test::uniform<T, ncp::backend::eigen_cpu>(rows, cols, seed, lo, hi));
 }
 
 constexpr index_t inputs = 5, outputs = 3;
@@ -45,7 +38,8 @@ struct net {
     parameter<T> g0 = random_parameter<T>(1, inputs, 1, 0.5, 1.5), b0 = random_parameter<T>(1, inputs, 2);
     parameter<T> w1 = random_parameter<T>(7, inputs, 3), b1 = random_parameter<T>(1, 7, 4);
     parameter<T> g1 = random_parameter<T>(1, 7, 5, 0.5, 1.5), c1 = random_parameter<T>(1, 7, 6);
-    parameter<T> w2 = random_parameter<T>(2, 7, 7), w3 = random_parameter<T>(1, 7, 8), b3 = random_parameter<T>(1, 1, 9);
+    parameter<T> w2 = random_parameter<T>(2, 7, 7), w3 = random_parameter<T>(1, 7, 8),
+                 b3 = random_parameter<T>(1, 1, 9);
     Tensor<T> mean0 = Tensor<T>::filled(1, inputs, T(0)), var0 = Tensor<T>::filled(1, inputs, T(1));
     Tensor<T> mean1 = Tensor<T>::filled(1, 7, T(0)), var1 = Tensor<T>::filled(1, 7, T(1));
     random_stream stream{11, 0};

@@ -41,9 +41,10 @@ using gpu_kernels = ncp::detail::kernels<cublas>;
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-/// NCP's predictor for seg (docs/algorithm.md section 4): trunk BN(27) -> Linear(27, 256) -> BN -> swish -> Dropout(0.5), heads
-/// Linear(256, 128) -> BN -> swish -> Dropout(p) -> Linear(128, |group|) for the groups [mIoU] [mAcc, aAcc]
-/// [flops, params] with p = 0.5, 0.5, 0. Weights come from seeds, so both backends start from the same values.
+/// NCP's predictor for seg (docs/algorithm.md section 4): trunk BN(27) -> Linear(27, 256) -> BN -> swish ->
+/// Dropout(0.5), heads Linear(256, 128) -> BN -> swish -> Dropout(p) -> Linear(128, |group|) for the groups [mIoU]
+/// [mAcc, aAcc] [flops, params] with p = 0.5, 0.5, 0. Weights come from seeds, so both backends start from the same
+/// values.
 template <class B>
 struct seg_predictor {
     using tensor = ncp::Tensor<float, B>;

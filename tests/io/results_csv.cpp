@@ -45,7 +45,8 @@ TEST_CASE("a results file: header in any order, codes in either form, quoted fie
     CHECK(t.lines == std::vector<std::size_t>{2, 4});
     CHECK(t.codes[0].size() == 27);
     CHECK(t.column("flops", "k.csv") == 1);
-    CHECK(error_of([&] { t.column("params", "k.csv"); }) == "k.csv: no column 'params' (the header has: code, mIoU, flops)");
+    CHECK(error_of([&] { t.column("params", "k.csv"); }) ==
+          "k.csv: no column 'params' (the header has: code, mIoU, flops)");
     CHECK(ncp::io::results_csv(t) == "code,mIoU,flops\n" + all64 + ",75.5,1.96\n" +
                                          "64_8-1_1_1_8-1_2_1_1_8_8-1_3_1_1_1_8_8_8-1_4_1_1_1_1_8_8_8_8-8,77,0.1\n");
 }

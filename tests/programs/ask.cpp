@@ -210,7 +210,8 @@ TEST_CASE("a closed loop on the synthetic benchmark finds better architectures t
         const auto table = read_csv(known);
         REQUIRE(table.size() == 41);
         double best = 0, random = 0;
-        for (std::size_t i = 1; i < table.size(); ++i) best = std::max(best, o.table.metrics(o.row.at(table[i][0]), mIoU));
+        for (std::size_t i = 1; i < table.size(); ++i)
+            best = std::max(best, o.table.metrics(o.row.at(table[i][0]), mIoU));
         for (std::size_t i = 0; i < 40; ++i) random = std::max(random, o.table.metrics(order[i], mIoU));
         loop_best += best / seeds;
         random_best += random / seeds;

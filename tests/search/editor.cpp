@@ -64,7 +64,8 @@ std::vector<search::task<float, B>> one_task() {
     return v;
 }
 
-/// docs/algorithm.md section 6 step 5 written out: channels max(8, floor((v + 4) / 8) x 8), counts max(1, floor(v + 0.5)).
+/// docs/algorithm.md section 6 step 5 written out: channels max(8, floor((v + 4) / 8) x 8), counts max(1, floor(v +
+/// 0.5)).
 arch::code naive_round(const std::vector<double>& v) {
     arch::code c{};
     for (std::size_t i = 0; i < 27; ++i) {

@@ -114,9 +114,9 @@ constexpr void validate(const code& c) {
         if (!detail::valid_value(i, c[i])) throw error("invalid code: " + detail::dimension_message(i, c[i]));
 }
 
-/// Clamps `value` into dimension `i`'s bounds, then rounds it: channels to max(8, floor((v + 4) / 8) * 8), counts
-/// to max(1, floor(v + 0.5)) (docs/algorithm.md section 6 step 5). The clamp changes nothing on the search's clamped trajectory and
-/// makes every result a valid code. Throws ncp::error on NaN.
+/// Clamps `value` into dimension `i`'s bounds, then rounds it: channels to max(8, floor((v + 4) / 8) * 8), counts to
+/// max(1, floor(v + 0.5)) (docs/algorithm.md section 6 step 5). The clamp changes nothing on the search's clamped
+/// trajectory and makes every result a valid code. Throws ncp::error on NaN.
 constexpr int round_dimension(std::size_t i, double value) {
     if (!(value == value)) throw error("cannot round code[" + std::to_string(i) + "]: it is NaN");
     const double lo = lower_bound(i);

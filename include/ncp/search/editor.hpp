@@ -118,8 +118,8 @@ public:
         const double need = memory_estimate(starts), have = detail::available_memory();
         if (need > have)
             throw error("the search's records (" + std::to_string(starts) + " starts x " +
-                        std::to_string(static_cast<std::int64_t>(m_opt.iters) + 1) + " recorded iterations) need about " +
-                        detail::bytes_text(need) + " of memory, more than the " +
+                        std::to_string(static_cast<std::int64_t>(m_opt.iters) + 1) +
+                        " recorded iterations) need about " + detail::bytes_text(need) + " of memory, more than the " +
                         detail::bytes_text(have) + " available (fewer editing.starts or editing.iters)");
     }
 
@@ -165,7 +165,9 @@ public:
     std::optional<double> known_objective(const candidate<code_type>& c) const { return m_selector.known_objective(c); }
 
     /// d loss / dz of the step (objective.hpp; summed over the rows) at reference z-codes `z` (rows x dim).
-    void loss_gradient(std::span<const T> z, index_t rows, std::span<T> grad) { m_stepper.loss_gradient(z, rows, grad); }
+    void loss_gradient(std::span<const T> z, index_t rows, std::span<T> grad) {
+        m_stepper.loss_gradient(z, rows, grad);
+    }
 
 private:
     std::size_t output_count() const {
@@ -225,7 +227,8 @@ private:
     void check() const {
         if (m_tasks.empty()) throw error("search: no task (give at least one model)");
         if (m_opt.iters < 0) throw error("editing.iters must be at least 0 (got " + std::to_string(m_opt.iters) + ")");
-        if (m_opt.threads < 1) throw error("search: threads must be at least 1 (got " + std::to_string(m_opt.threads) + ")");
+        if (m_opt.threads < 1)
+            throw error("search: threads must be at least 1 (got " + std::to_string(m_opt.threads) + ")");
         if (!(m_opt.per_step_increase > 0))
             throw error("editing.per_step_increase must be positive: the step follows the sign of the target shift, "
                         "and only a positive one moves toward better codes");

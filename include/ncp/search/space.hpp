@@ -2,9 +2,9 @@
 /// The two search spaces NCP edits codes in, behind one interface: bounds in original units, rounding a continuous
 /// code to a valid one, the code as numbers and as text, exact costs, random and default start codes.
 ///
-/// - `mr_space`: NAS-Bench-MR's 27-integer codes (docs/algorithm.md sections 2 and 6). Bounds [min / 2, max / 2 x alpha] with
-///   min = 16 (channels) / 2 (counts) and max = 64 / 2: channels [8, 128], counts [1, 4] for alpha = 4; rounding
-///   by docs/algorithm.md section 6 step 5; FLOPs/params counted exactly under a convention.
+/// - `mr_space`: NAS-Bench-MR's 27-integer codes (docs/algorithm.md sections 2 and 6). Bounds [min / 2, max / 2 x
+///   alpha] with min = 16 (channels) / 2 (counts) and max = 64 / 2: channels [8, 128], counts [1, 4] for alpha = 4;
+///   rounding by docs/algorithm.md section 6 step 5; FLOPs/params counted exactly under a convention.
 /// - `nb201_space`: NAS-Bench-201's 30-value one-hot cells; bounds [0, 1]; rounding is the arg-max op per edge;
 ///   FLOPs/params are the benchmark file's (every cell is in it), when a file is given.
 

@@ -60,7 +60,8 @@ public:
              parallel::thread_team& team, const step_progress& progress) {
         const std::size_t n = start_values.size() / dim, rows = rows_per_shard(n);
         const std::size_t shards = (n + rows - 1) / rows;
-        while (m_workers.size() < static_cast<std::size_t>(team.size())) m_workers.push_back(std::make_unique<worker>());
+        while (m_workers.size() < static_cast<std::size_t>(team.size()))
+            m_workers.push_back(std::make_unique<worker>());
         std::atomic<std::size_t> done{0};
         std::mutex report;
         team.for_each(shards, [&](std::size_t s, int rank) {
