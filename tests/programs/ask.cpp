@@ -102,6 +102,28 @@ TEST_CASE("nothing known: K distinct seeded random codes; then proposals: new, d
     REQUIRE(run_cli(ask_args(dir / "known.csv", dir / "other.csv", 10, {"--SEED", "4"})).status == 0);
     CHECK(read_file(dir / "other.csv") != read_file(dir / "p.csv"));
 
+    // From the pool, nothing known, under a budget: only pool codes within it; a budget that leaves fewer than K is
+    // an error naming the shortfall.
+    {
+        std::vector<double> flops;
+        for (std::size_t i = 0; i < o.table.size(); ++i) flops.push_back(o.table.metrics(i, 3));
+        std::sort(flops.begin(), flops.end());
+        const std::string budget = std::to_string(flops[30]);  // about 30 pool codes within it
+        r = run_cli(ask_args(dir / "none.csv", dir / "cheap.csv", 10,
+                             {"--pool", (dir / "pool.txt").string(), "--editing.max_flops", budget}));
+        REQUIRE_MESSAGE(r.status == 0, r.err);
+        rows = read_csv(dir / "cheap.csv");
+        REQUIRE(rows.size() == 11);
+        for (std::size_t i = 1; i < rows.size(); ++i) {
+            CHECK(o.row.contains(rows[i][0]));
+            CHECK(std::stod(rows[i][3]) <= std::stod(budget));
+        }
+        r = run_cli(ask_args(dir / "none.csv", dir / "cheap.csv", 10,
+                             {"--pool", (dir / "pool.txt").string(), "--editing.max_flops", std::to_string(flops[3])}));
+        CHECK(r.status == 1);
+        CHECK(contains(r.err, "codes not yet known and within the budgets, fewer than 10"));
+    }
+
     // From the pool, nothing known: pool codes.
     r = run_cli(ask_args(dir / "known.csv", dir / "p.csv", 10, {"--pool", (dir / "pool.txt").string()}));
     REQUIRE_MESSAGE(r.status == 0, r.err);

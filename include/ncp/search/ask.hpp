@@ -126,27 +126,30 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
     }
     std::vector<proposal<code_type>> out;
 
-    // Nothing known: seeded random codes (from the pool when there is one).
+    // Nothing known: seeded random codes within the budgets (from the pool when there is one).
     if (known.size() == 0) {
         std::mt19937_64 gen(static_cast<std::uint64_t>(cfg.seed) ^ 0x61736b2d72616e64ULL);  // apart from other streams
+        const options opt = make_options(cfg.editing);
+        const auto affordable = [&](const std::optional<arch::cost>& cost) {
+            return !(cost && opt.budgeted() && !within_budget(*cost, opt.max_flops_g, opt.max_params_m));
+        };
         if (pool != nullptr) {
             std::vector<code_type> left;
             for (const auto& c : *pool)
-                if (!taken.contains(c)) left.push_back(c);
+                if (!taken.contains(c) && affordable(space.cost(c))) left.push_back(c);
             if (left.size() < n)
-                throw error("ask: the pool holds " + std::to_string(left.size()) + " codes not yet known, fewer than " +
-                            std::to_string(n));
+                throw error("ask: the pool holds " + std::to_string(left.size()) +
+                            " codes not yet known and within the budgets, fewer than " + std::to_string(n));
             for (std::size_t i = 0; i < n; ++i) std::swap(left[i], left[i + data::uniform_below(gen, left.size() - i)]);
             left.resize(n);
             for (const auto& c : left) out.push_back({c, std::nullopt, std::nullopt, space.cost(c), 0});
             return out;
         }
-        options opt = make_options(cfg.editing);
         for (std::size_t tries = 0; out.size() < n; ++tries) {
             if (tries > 1000 * n) throw error("ask: found no " + std::to_string(n) + " distinct codes within budget");
             const code_type c = space.random_code(gen);
             const auto cost = space.cost(c);
-            if (cost && opt.budgeted() && !within_budget(*cost, opt.max_flops_g, opt.max_params_m)) continue;
+            if (!affordable(cost)) continue;
             if (taken.insert(c).second) out.push_back({c, std::nullopt, std::nullopt, cost, 0});
         }
         return out;
