@@ -241,8 +241,8 @@ struct kernels<backend::eigen_cpu> {
         }
         // The predictor's products are small and cache-resident: a register-blocked kernel beats Eigen's packing.
         if constexpr (std::is_same_v<T, float>) {
-            if (avx512_sgemm::suits(trans_b, k)) {
-                avx512_sgemm::run(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            if (avx512_sgemm::suits(k)) {
+                avx512_sgemm::run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
                 return;
             }
         }
