@@ -1,10 +1,12 @@
 /// The thread team: every member runs each job, a barrier orders what members write and read, and an exception
-/// thrown in a job reaches the caller of run() as on one thread, without leaving members waiting at a barrier.
+/// thrown in a job reaches the caller of run() as on one thread, without leaving members waiting at a barrier; the
+/// spin lock excludes members that contend for it in step.
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <cstddef>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -136,5 +138,30 @@ TEST_CASE("for_each hands out every index once, whatever the team's size; a thro
         std::atomic<int> after{0};
         team.for_each(10, [&](std::size_t, int) { ++after; });
         CHECK(after == 10);
+    }
+}
+
+TEST_CASE("spin_lock: members entering at the same moment never overlap") {
+    for (int threads : {2, 4}) {
+        ncp::parallel::thread_team team(threads);
+        ncp::parallel::spin_lock lock;
+        long long counter = 0;  // not atomic: only the lock orders the increments
+        int inside = 0;
+        bool overlapped = false;
+        constexpr int rounds = 20000;
+        team.run([&](int) {
+            for (int i = 0; i < rounds; ++i) {
+                const std::lock_guard<ncp::parallel::spin_lock> guard(lock);
+                overlapped = overlapped || ++inside != 1;
+                ++counter;
+                --inside;
+            }
+        });
+        CAPTURE(threads);
+        CHECK_FALSE(overlapped);
+        CHECK(counter == static_cast<long long>(rounds) * threads);
+        CHECK(lock.try_lock());
+        CHECK_FALSE(lock.try_lock());
+        lock.unlock();
     }
 }

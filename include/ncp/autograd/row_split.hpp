@@ -115,12 +115,12 @@ public:
 
     /// The buffer of the `index`-th op combining rows on a tape: blocks x width values, row j for block j.
     T* exchange(index_t index, index_t blocks, index_t width) {
-        const std::lock_guard<std::mutex> lock(m_mutex);
+        const std::lock_guard<parallel::spin_lock> lock(m_lock);
         return sized(slot(m_exchanges, index), blocks, width);
     }
     /// The per-block gradients of the `index`-th parameter leaf on a tape, p: blocks x p.value.size() values.
     T* partials(index_t index, parameter<T, Backend>& p, index_t blocks) {
-        const std::lock_guard<std::mutex> lock(m_mutex);
+        const std::lock_guard<parallel::spin_lock> lock(m_lock);
         for (index_t i = 0; i < index && i < static_cast<index_t>(m_leaves.size()); ++i)
             if (m_leaves[static_cast<std::size_t>(i)] == &p)
                 throw error("autograd: a parameter appears twice on a row-split tape (its gradient would be split "
@@ -179,7 +179,7 @@ private:
     }
 
     parallel::thread_team& m_team;                             ///< the members
-    std::mutex m_mutex;                                        ///< guards the slot lists while members record
+    parallel::spin_lock m_lock;                                ///< guards the slot lists while members record
     std::vector<std::unique_ptr<tensor>> m_exchanges;          ///< per op combining rows: partial results
     std::vector<std::unique_ptr<tensor>> m_partials;           ///< per parameter leaf: per-block gradients
     std::vector<parameter<T, Backend>*> m_leaves;              ///< the parameter of each leaf position
