@@ -1,6 +1,7 @@
 #pragma once
-/// The host CPU backend: GEMM through Eigen's blocked kernels on Eigen::Map (vector-times-matrix products through
-/// AVX-512 loops where the build targets AVX-512), element-wise loops the compiler vectorises. Every kernel runs on
+/// The host CPU backend: GEMM through Eigen's blocked kernels on Eigen::Map, or, where the build targets AVX-512,
+/// through ncp's register-blocked float kernel (avx512_sgemm.hpp) and AVX-512 vector-times-matrix loops;
+/// element-wise loops the compiler vectorises. Every kernel runs on
 /// the calling thread; the layers above parallelise across calls (training and search share batches out over a
 /// parallel::thread_team).
 
@@ -222,9 +223,10 @@ struct kernels<backend::eigen_cpu> {
     template <class T>
     static void from_host(index_t n, const T* host, T* dst) { copy(n, host, dst); }
 
-    /// Row-major C = alpha op(A) op(B) + beta C through Eigen's GEMM without temporaries; when m or n is 1,
-    /// avx512::vector_products if available, else loop_gemm, as for products of fewer than 20 rows, columns and
-    /// depth together. A row of C then never depends on where the operands lie in memory (see loop_gemm).
+    /// Row-major C = alpha op(A) op(B) + beta C. With AVX-512: avx512::vector_products when m or n is 1, and
+    /// avx512_sgemm for float products of either layout. Otherwise Eigen's GEMM without temporaries, and loop_gemm
+    /// when m or n is 1 or the product has fewer than 20 rows, columns and depth together. A row of C then never
+    /// depends on where the operands lie in memory (see loop_gemm).
     template <class T>
     static void gemm(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda,
                      const T* b, index_t ldb, T beta, T* c, index_t ldc) {
