@@ -1,8 +1,8 @@
 /// Row-split batches: how a batch is cut and shared out; a step split over 1 to 4 members gives the same bits for
 /// a given number of blocks, the whole-batch tape's bits with one block and its values to rounding with more (the
 /// batch-norm statistics against a naive loop, the gradients against central finite differences, dropout masks
-/// and stream positions exactly); ops that would combine one member's rows refuse a row-split tape; a member's
-/// error reaches the caller.
+/// and stream positions exactly), also with a weight feeding two layers and a parameter the loss does not reach;
+/// ops that would combine one member's rows refuse a row-split tape; a member's error reaches the caller.
 
 #include <doctest/doctest.h>
 
@@ -33,13 +33,16 @@ constexpr index_t inputs = 5, outputs = 3;
 
 /// A small network using every op that combines rows differently on a row-split tape: batch norm (of an input
 /// without a gradient, and of a hidden layer), linear with and without a bias, dropout, activations, concat, a loss.
+/// With `shared`, w1 also feeds a second linear layer (its gradient's second contribution turns the product left
+/// for reduce_gradients into per-block sums), and `spare` is recorded but the loss does not reach it (zeros).
 template <class T>
 struct net {
+    bool shared = false;
     parameter<T> g0 = random_parameter<T>(1, inputs, 1, 0.5, 1.5), b0 = random_parameter<T>(1, inputs, 2);
     parameter<T> w1 = random_parameter<T>(7, inputs, 3), b1 = random_parameter<T>(1, 7, 4);
     parameter<T> g1 = random_parameter<T>(1, 7, 5, 0.5, 1.5), c1 = random_parameter<T>(1, 7, 6);
     parameter<T> w2 = random_parameter<T>(2, 7, 7), w3 = random_parameter<T>(1, 7, 8),
-                 b3 = random_parameter<T>(1, 1, 9);
+                 b3 = random_parameter<T>(1, 1, 9), spare = random_parameter<T>(2, 3, 10);
     Tensor<T> mean0 = Tensor<T>::filled(1, inputs, T(0)), var0 = Tensor<T>::filled(1, inputs, T(1));
     Tensor<T> mean1 = Tensor<T>::filled(1, 7, T(0)), var1 = Tensor<T>::filled(1, 7, T(1));
     random_stream stream{11, 0};
@@ -47,11 +50,17 @@ struct net {
 
     var<T> forward(tape<T>& t, const var<T>& x) {
         var<T> h = batch_norm(x, t.leaf(g0), t.leaf(b0), mean0, var0, true);
-        h = linear(h, t.leaf(w1), t.leaf(b1));
+        const var<T> w = t.leaf(w1);
+        h = shared ? linear(h, w, t.leaf(b1)) + linear(h * T(0.5), w) : linear(h, w, t.leaf(b1));
+        if (shared) t.leaf(spare);
         h = dropout(swish(batch_norm(h, t.leaf(g1), t.leaf(c1), mean1, var1, true)), p, stream, true);
         return concat_cols({tanh(linear(h, t.leaf(w2))), sigmoid(linear(h, t.leaf(w3), t.leaf(b3)))});
     }
-    std::vector<parameter<T>*> parameters() { return {&g0, &b0, &w1, &b1, &g1, &c1, &w2, &w3, &b3}; }
+    std::vector<parameter<T>*> parameters() {
+        std::vector<parameter<T>*> all{&g0, &b0, &w1, &b1, &g1, &c1, &w2, &w3, &b3};
+        if (shared) all.push_back(&spare);
+        return all;
+    }
 };
 
 /// What a step leaves behind.
@@ -175,30 +184,37 @@ TEST_CASE("blocks differ by at most one row; members get contiguous runs of them
 
 TEST_CASE_TEMPLATE("a split step gives the same bits for any member count, the whole tape's with one block",
                    T, float, double) {
-    const auto x = uniform_values<T>(rows * inputs, 21, -2, 3), y = uniform_values<T>(rows * outputs, 22);
-    net<T> reference;
-    const step_result<T> whole = whole_step(reference, x, y, rows);
-    CHECK(whole.offset == static_cast<std::uint64_t>(rows * 7));
-    const double tolerance = std::is_same_v<T, float> ? 2e-5 : 1e-12;
-    for (index_t blocks : {1, 2, 3, 5}) {
-        CAPTURE(blocks);
-        std::vector<step_result<T>> results;
-        for (int members : {1, 2, 3, 4}) {
-            CAPTURE(members);
-            net<T> model;
-            results.push_back(split_step(model, x, y, rows, members, blocks));
-            const step_result<T>& r = results.back();
-            CHECK(r.loss == results.front().loss);
-            CHECK(r.grads == results.front().grads);
-            CHECK(r.running == results.front().running);
-            CHECK(r.offset == whole.offset);
+    for (bool shared : {false, true}) {
+        CAPTURE(shared);
+        const auto x = uniform_values<T>(rows * inputs, 21, -2, 3), y = uniform_values<T>(rows * outputs, 22);
+        net<T> reference;
+        reference.shared = shared;
+        const step_result<T> whole = whole_step(reference, x, y, rows);
+        if (shared) CHECK(whole.grads.back() == std::vector<T>(6, T(0)));
+        CHECK(whole.offset == static_cast<std::uint64_t>(rows * 7));
+        const double tolerance = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+        for (index_t blocks : {1, 2, 3, 5}) {
+            CAPTURE(blocks);
+            std::vector<step_result<T>> results;
+            for (int members : {1, 2, 3, 4}) {
+                CAPTURE(members);
+                net<T> model;
+                model.shared = shared;
+                results.push_back(split_step(model, x, y, rows, members, blocks));
+                const step_result<T>& r = results.back();
+                CHECK(r.loss == results.front().loss);
+                CHECK(r.grads == results.front().grads);
+                CHECK(r.running == results.front().running);
+                CHECK(r.offset == whole.offset);
+            }
+            if (blocks == 1) {
+                CHECK(results.front().loss == whole.loss);
+                CHECK(results.front().grads == whole.grads);
+                CHECK(results.front().running == whole.running);
+            }
+            check_close(results.front(), whole, tolerance);
+            if (shared) CHECK(results.front().grads.back() == std::vector<T>(6, T(0)));
         }
-        if (blocks == 1) {
-            CHECK(results.front().loss == whole.loss);
-            CHECK(results.front().grads == whole.grads);
-            CHECK(results.front().running == whole.running);
-        }
-        check_close(results.front(), whole, tolerance);
     }
 }
 
@@ -220,30 +236,34 @@ TEST_CASE("the merged batch-norm statistics against a naive loop") {
 }
 
 TEST_CASE("split gradients against central finite differences of the split loss (double)") {
-    const auto x = uniform_values<double>(rows * inputs, 41, -2, 3), y = uniform_values<double>(rows * outputs, 42);
-    net<double> model;
-    // The same masks for every evaluation: the stream restarts at 0.
-    const auto loss_at = [&] {
-        model.stream.offset = 0;
-        return split_step(model, x, y, rows, 3, 4);
-    };
-    const step_result<double> at = loss_at();
-    const std::vector<parameter<double>*> params = model.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        std::vector<double> value = params[i]->value.to_host();
-        for (std::size_t j = 0; j < value.size(); j += 3) {
-            CAPTURE(i);
-            CAPTURE(j);
-            const double h = 1e-6, saved = value[j];
-            value[j] = saved + h;
-            params[i]->value.copy_from_host(value);
-            const double up = loss_at().loss;
-            value[j] = saved - h;
-            params[i]->value.copy_from_host(value);
-            const double down = loss_at().loss;
-            value[j] = saved;
-            params[i]->value.copy_from_host(value);
-            CHECK(at.grads[i][j] == doctest::Approx((up - down) / (2 * h)).epsilon(1e-6).scale(1e-3));
+    for (bool shared : {false, true}) {
+        CAPTURE(shared);
+        const auto x = uniform_values<double>(rows * inputs, 41, -2, 3), y = uniform_values<double>(rows * outputs, 42);
+        net<double> model;
+        model.shared = shared;
+        // The same masks for every evaluation: the stream restarts at 0.
+        const auto loss_at = [&] {
+            model.stream.offset = 0;
+            return split_step(model, x, y, rows, 3, 4);
+        };
+        const step_result<double> at = loss_at();
+        const std::vector<parameter<double>*> params = model.parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            std::vector<double> value = params[i]->value.to_host();
+            for (std::size_t j = 0; j < value.size(); j += 3) {
+                CAPTURE(i);
+                CAPTURE(j);
+                const double h = 1e-6, saved = value[j];
+                value[j] = saved + h;
+                params[i]->value.copy_from_host(value);
+                const double up = loss_at().loss;
+                value[j] = saved - h;
+                params[i]->value.copy_from_host(value);
+                const double down = loss_at().loss;
+                value[j] = saved;
+                params[i]->value.copy_from_host(value);
+                CHECK(at.grads[i][j] == doctest::Approx((up - down) / (2 * h)).epsilon(1e-6).scale(1e-3));
+            }
         }
     }
 }

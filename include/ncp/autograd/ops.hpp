@@ -239,7 +239,8 @@ struct matmul_op {
 };
 
 /// y = x W^T + b with W stored [out, in] as PyTorch does. Node fields: ints[0] = has a bias (third input).
-/// Every product runs per row block (for_each_block), so that a block's results do not depend on its neighbours.
+/// Every product runs per row block (for_each_block), so that a block's results do not depend on its neighbours;
+/// on a row-split tape W's gradient is left to row_split::reduce_gradients (tape::add_weight_product).
 struct linear_op {
     template <class T, class B>
     static void backward(tape<T, B>& t, node<T, B>& n) {
@@ -257,14 +258,7 @@ struct linear_op {
                                  g.data + r * in, in);
             });
         }
-        if (wn.requires_grad) {
-            const grad_target<T> g = t.grad_for_blocks(wn);
-            index_t k = 0;
-            for_each_block(t, x.rows(), "linear", [&](index_t, index_t r, index_t rows) {
-                kernels<B>::gemm(true, false, out, in, rows, T(1), dy.data() + r * out, out, x.data() + r * in, in,
-                                 g.beta, g.data + (k++) * out * in, in);
-            });
-        }
+        if (wn.requires_grad) t.add_weight_product(wn, x.rows(), dy.data(), x.data());
         if (n.ints[0] != 0) {
             node<T, B>& bn = t.input(n, 2);
             if (bn.requires_grad) {

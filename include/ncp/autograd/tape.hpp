@@ -10,8 +10,9 @@
 /// outlive the tape so that layers and optimisers own and update them in place.
 ///
 /// A tape may record one member's rows of a batch split over a thread team (`set_split`, see row_split.hpp). Its
-/// values are then those of the member's rows, and its parameter leaves collect per-block gradients, which
-/// row_split::reduce_gradients combines into the parameters' gradients once every member's backward pass is done.
+/// values are then those of the member's rows, and its parameter leaves collect per-block gradients (or leave a
+/// weight's as the operands of its product), which row_split::reduce_gradients combines into the parameters'
+/// gradients once every member's backward pass is done.
 
 #include <array>
 #include <atomic>
@@ -103,7 +104,10 @@ struct node {
     std::array<T, 2> reals{};                 ///< per-op constants
     std::array<index_t, 2> ints{};            ///< per-op integers
     bool requires_grad = false;               ///< a requiring-grad leaf lies upstream and recording was on
-    T* block_grads = nullptr;                 ///< parameter leaves of a row-split tape: their per-block gradients
+    index_t split_leaf = -1;                  ///< parameter leaves of a row-split tape: position among them
+    T* block_grads = nullptr;                 ///< those leaves: the member's first per-block gradient, once written
+    const T* deferred_dy = nullptr;           ///< those leaves: dy of a product left to reduce_gradients this pass
+    const T* deferred_x = nullptr;            ///< and its x (tape::add_weight_product)
     std::uint64_t grad_pass = 0;              ///< the backward pass that last wrote own_grad
     std::uint64_t grad_cols = 0;              ///< columns of own_grad written in this pass (bit 63: 63 and beyond)
 };
@@ -185,7 +189,10 @@ public:
         n.requires_grad = p.requires_grad && grad_enabled();
         if (n.requires_grad) {
             m_leaves.push_back(&n);
-            if (m_split) n.block_grads = m_split->split->partials(m_split_leaves++, p, m_split->layout.blocks);
+            if (m_split) {
+                n.split_leaf = m_split_leaves++;
+                m_split->split->add_leaf(n.split_leaf, p, m_split->layout.blocks);
+            }
         }
         return handle(n);
     }
@@ -229,11 +236,12 @@ public:
             node_type& n = *m_nodes[i];
             if (n.backward != nullptr && written(n)) n.backward(*this, n);
         }
-        // Leaves the loss does not depend on get zeros rather than a stale gradient.
         for (node_type* leaf : m_leaves) {
-            if (!written(*leaf)) {
-                const auto target = leaf->block_grads != nullptr ? grad_for_blocks(*leaf) : grad_for(*leaf);
-                kernels::fill(leaf->value->size() * blocks_of(*leaf), T(0), target.data);
+            if (leaf->split_leaf >= 0) {
+                publish(*leaf);
+            } else if (!written(*leaf)) {
+                // Leaves the loss does not depend on get zeros rather than a stale gradient.
+                kernels::fill(leaf->value->size(), T(0), grad_for(*leaf).data);
             }
         }
     }
@@ -242,7 +250,7 @@ public:
     [[nodiscard]] const tensor& grad(const var_type& v) const {
         check_owned(v, "grad");
         const node_type& n = v.node();
-        if (n.block_grads != nullptr)
+        if (n.split_leaf >= 0)
             throw error("autograd::var::grad: on a row-split tape a parameter's gradient is per block "
                         "(row_split::reduce_gradients combines them)");
         if (m_pass != 0 && n.requires_grad && written(n)) return n.param != nullptr ? n.param->grad : n.own_grad;
@@ -277,7 +285,7 @@ public:
     /// Where to add a contribution to d loss / d input (whole tensor): the first contribution of the pass gets
     /// beta 0 (overwrite), later ones beta 1 (accumulate).
     grad_target<T> grad_for(node_type& in) {
-        if (in.block_grads != nullptr)
+        if (in.split_leaf >= 0)
             throw error("autograd: on a row-split tape, parameters take gradients only through linear and batch_norm "
                         "(another op would add up the rows of one member only)");
         if (in.param != nullptr) {
@@ -302,15 +310,38 @@ public:
     /// grad_for(in), the whole batch being one block. The beta is as grad_for's, for all blocks at once.
     grad_target<T> grad_for_blocks(node_type& in) {
         if (!m_split) return grad_for(in);
-        if (in.block_grads == nullptr)
+        if (in.split_leaf < 0)
             throw error("autograd: on a row-split tape, the weights of linear and batch_norm must be parameters");
         const index_t size = in.value->size();
-        T* first = in.block_grads + m_split->first_block * size;
         if (in.grad_pass != m_pass) {
             in.grad_pass = m_pass;
-            return {first, T(0)};
+            in.deferred_dy = nullptr;
+            in.block_grads = m_split->split->partials(in.split_leaf, m_split->layout.blocks) +
+                             m_split->first_block * size;
+            return {in.block_grads, T(0)};
         }
-        return {first, T(1)};
+        if (in.deferred_dy != nullptr) {
+            // A second contribution: the deferred product goes into the buffer first.
+            in.block_grads = m_split->split->partials(in.split_leaf, m_split->layout.blocks) +
+                             m_split->first_block * size;
+            weight_products(in, 0, in.deferred_dy, in.deferred_x, T(0), in.block_grads);
+            in.deferred_dy = nullptr;
+        }
+        return {in.block_grads, T(1)};
+    }
+    /// Adds dy^T x, the gradient of a weight leaf `in` [out, in] of y = x W^T (dy rows x out, x rows x in,
+    /// row-major), per block like grad_for_blocks. On a row-split tape the first contribution of a pass is only
+    /// noted (dy and x must then live until the gradients are reduced): reduce_gradients computes it (see
+    /// row_split.hpp).
+    void add_weight_product(node_type& in, index_t rows, const T* dy, const T* x) {
+        if (m_split && in.split_leaf >= 0 && in.grad_pass != m_pass) {
+            in.grad_pass = m_pass;
+            in.deferred_dy = dy;
+            in.deferred_x = x;
+            return;
+        }
+        const grad_target<T> g = grad_for_blocks(in);
+        weight_products(in, rows, dy, x, g.beta, g.data);
     }
     /// Numbers the ops of a recording that combine rows across the members of a row-split tape (their buffers in
     /// row_split::exchange).
@@ -344,17 +375,44 @@ private:
         n.backward = n.requires_grad ? backward : nullptr;
         n.value = &n.own_value;
         n.param = nullptr;
+        n.split_leaf = -1;
         n.block_grads = nullptr;
+        n.deferred_dy = nullptr;
+        n.deferred_x = nullptr;
         n.grad_pass = 0;
         return n;
     }
     [[nodiscard]] bool written(const node_type& n) const {
-        return n.param != nullptr && n.block_grads == nullptr ? n.param->m_written_in_pass == m_pass
-                                                              : n.grad_pass == m_pass;
+        return n.param != nullptr && n.split_leaf < 0 ? n.param->m_written_in_pass == m_pass : n.grad_pass == m_pass;
     }
-    /// Blocks whose gradients a leaf holds: this member's on a row-split tape, else 1.
-    [[nodiscard]] index_t blocks_of(const node_type& n) const {
-        return n.block_grads != nullptr ? m_split->end_block - m_split->first_block : 1;
+    /// target + k value size (+ beta there) = dy^T x over block k of this member's rows, or over all `rows` rows
+    /// on a whole-batch tape: the gradient of the weight leaf `in`.
+    void weight_products(const node_type& in, index_t rows, const T* dy, const T* x, T beta, T* target) {
+        const index_t out = in.value->rows(), cols = in.value->cols();
+        const auto block = [&](index_t k, index_t r, index_t block_rows) {
+            detail::weight_product<T, Backend>(0, out, out, cols, block_rows, dy + r * out, x + r * cols, beta,
+                                               target + k * out * cols);
+        };
+        if (!m_split) {
+            block(0, 0, rows);
+            return;
+        }
+        index_t k = 0;
+        m_split->for_each_block([&](index_t, index_t r, index_t block_rows) { block(k++, r, block_rows); });
+    }
+    /// Records, for each of this member's blocks, how the parameter leaf n of a row-split tape holds the block's
+    /// gradient after this pass (row_split::reduce_gradients reads it).
+    void publish(const node_type& n) {
+        const index_t out = n.value->rows(), in = n.value->cols();
+        m_split->for_each_block([&](index_t j, index_t r, index_t rows) {
+            block_gradient<T> b{block_source::zero};
+            if (written(n) && n.deferred_dy != nullptr) {
+                b = {block_source::product, n.deferred_dy + r * out, n.deferred_x + r * in, rows};
+            } else if (written(n)) {
+                b = {block_source::partial};
+            }
+            m_split->split->set_block_gradient(n.split_leaf, j, b);
+        });
     }
     void check_owned(const var_type& v, const char* what) const {
         if (v.m_tape != this || v.m_recording != m_recording || v.m_node == nullptr) {
