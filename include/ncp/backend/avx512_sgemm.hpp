@@ -9,6 +9,7 @@
 /// and callers keep their general GEMM.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -59,6 +60,8 @@ struct avx512_sgemm {
                     index_t lda, const float* b, index_t ldb, float beta, float* c, index_t ldc) {
         if (trans_a) {
             blocks<true>(trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        } else if (trans_b && n <= max_narrow) {
+            narrow(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         } else {
             blocks<false>(trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
@@ -67,6 +70,9 @@ struct avx512_sgemm {
 private:
     static constexpr index_t mr = 8;   ///< rows per block: 8 broadcasts of A per step of k
     static constexpr index_t nr = 32;  ///< columns per block: two 16-float vectors of B per step of k
+    /// Widest A B^T computed by `narrow`: a strip of 32 columns would leave most lanes idle (a linear layer with
+    /// one or two outputs, the predictor's heads).
+    static constexpr index_t max_narrow = 8;
 
     /// The lanes of a 16-float vector that lie within `width` columns.
     static __mmask16 lanes(index_t width) {
@@ -105,6 +111,52 @@ private:
                 case 1: block<TransA, 1>(i, k, alpha, a, lda, strip, ld, beta, cj, ldc, m0, m1); break;
                 default: break;
             }
+        }
+    }
+
+    /// C = alpha A B^T + beta C for n <= max_narrow columns, vectorised over 16 rows of C: each 16 x 16 tile of A
+    /// is transposed in registers, and column j of the rows' C is summed over k in order, the same sums as block's.
+    [[gnu::noinline]] static void narrow(index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda,
+                                         const float* b, index_t ldb, float beta, float* c, index_t ldc) {
+        switch (n) {
+            case 1: narrow_columns<1>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 2: narrow_columns<2>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 3: narrow_columns<3>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 4: narrow_columns<4>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 5: narrow_columns<5>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 6: narrow_columns<6>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 7: narrow_columns<7>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            case 8: narrow_columns<8>(m, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+            default: break;
+        }
+    }
+
+    template <int N>
+    static void narrow_columns(index_t m, index_t k, float alpha, const float* a, index_t lda, const float* b,
+                               index_t ldb, float beta, float* c, index_t ldc) {
+        for (index_t i = 0; i < m; i += 16) {
+            const index_t rows = std::min<index_t>(16, m - i);
+            __m512 acc[N];
+            for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+            for (index_t p = 0; p < k; p += 16) {
+                const __mmask16 along = lanes(k - p);
+                __m512 t[16];
+NCP_UNROLL_16
+                for (int r = 0; r < 16; ++r)
+                    t[r] = r < rows ? _mm512_maskz_loadu_ps(along, a + (i + r) * lda + p) : _mm512_setzero_ps();
+                transpose_16x16(t);  // t[q] = column p + q of the 16 rows
+                const index_t steps = std::min<index_t>(16, k - p);
+                for (index_t q = 0; q < steps; ++q)
+                    for (int j = 0; j < N; ++j)
+                        acc[j] = _mm512_fmadd_ps(t[q], _mm512_set1_ps(b[j * ldb + p + q]), acc[j]);
+            }
+            alignas(64) float out[N][16];
+            for (int j = 0; j < N; ++j) _mm512_store_ps(out[j], _mm512_mul_ps(_mm512_set1_ps(alpha), acc[j]));
+            for (index_t r = 0; r < rows; ++r)
+                for (int j = 0; j < N; ++j) {
+                    float& cij = c[(i + r) * ldc + j];
+                    cij = beta != 0.0f ? std::fma(beta, cij, out[j][r]) : out[j][r];
+                }
         }
     }
 
