@@ -233,6 +233,7 @@ private:
     [[nodiscard]] std::pair<index_t, index_t> part_of(index_t n, int rank) const {
         return {n * rank / members(), n * (rank + 1) / members()};
     }
+    /// The member's share of a gradient the loss does not reach: zeros.
     template <class F>
     void reduce_zero(leaf& l, int rank, F& f) {
         const auto [begin, end] = part_of(l.param->value.size(), rank);
@@ -240,6 +241,7 @@ private:
         ncp::detail::kernels<Backend>::fill(end - begin, T(0), l.param->grad.data() + begin);
         f(*l.param, begin, end);
     }
+    /// The member's share of the elements: the per-block buffers added in block order, a chunk at a time.
     template <class F>
     void reduce_partials(leaf& l, int rank, index_t blocks, F& f) {
         const index_t n = l.param->value.size();
@@ -250,6 +252,8 @@ private:
             f(*l.param, begin, begin + len);
         }
     }
+    /// The member's share of a weight's row groups: each group's products over the blocks, accumulated in block
+    /// order.
     template <class F>
     void reduce_products(leaf& l, int rank, index_t blocks, F& f) {
         const index_t out = l.param->value.rows(), in = l.param->value.cols();

@@ -131,6 +131,7 @@ private:
         }
     }
 
+    /// narrow() for N columns.
     template <int N>
     static void narrow_columns(index_t m, index_t k, float alpha, const float* a, index_t lda, const float* b,
                                index_t ldb, float beta, float* c, index_t ldc) {
@@ -139,12 +140,8 @@ private:
             __m512 acc[N];
             for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
             for (index_t p = 0; p < k; p += 16) {
-                const __mmask16 along = lanes(k - p);
                 __m512 t[16];
-NCP_UNROLL_16
-                for (int r = 0; r < 16; ++r)
-                    t[r] = r < rows ? _mm512_maskz_loadu_ps(along, a + (i + r) * lda + p) : _mm512_setzero_ps();
-                transpose_16x16(t);  // t[q] = column p + q of the 16 rows
+                load_transposed(a + i * lda + p, lda, rows, k - p, t);  // t[q] = column p + q of the rows
                 const index_t steps = std::min<index_t>(16, k - p);
                 for (index_t q = 0; q < steps; ++q)
                     for (int j = 0; j < N; ++j)
@@ -166,16 +163,21 @@ NCP_UNROLL_16
         for (index_t g = 0; g < rows; g += 16) {
             const index_t tile_rows = std::min<index_t>(16, rows - g);
             for (index_t p = 0; p < k; p += 16) {
-                const __mmask16 along = lanes(k - p);
                 __m512 t[16];
-NCP_UNROLL_16
-                for (int r = 0; r < 16; ++r)
-                    t[r] = r < tile_rows ? _mm512_maskz_loadu_ps(along, b + (g + r) * ld + p) : _mm512_setzero_ps();
-                transpose_16x16(t);
+                load_transposed(b + g * ld + p, ld, tile_rows, k - p, t);
                 const index_t out_rows = std::min<index_t>(16, k - p);
                 for (index_t q = 0; q < out_rows; ++q) _mm512_storeu_ps(panel + (p + q) * nr + g, t[q]);
             }
         }
+    }
+
+    /// t[q] = column q of the `rows` <= 16 rows of up to 16 values at src (leading dimension ld, `width` of them
+    /// valid): a 16 x 16 tile loaded and transposed, zeros outside it.
+    static void load_transposed(const float* src, index_t ld, index_t rows, index_t width, __m512 (&t)[16]) {
+        const __mmask16 along = lanes(width);
+NCP_UNROLL_16
+        for (int r = 0; r < 16; ++r) t[r] = r < rows ? _mm512_maskz_loadu_ps(along, src + r * ld) : _mm512_setzero_ps();
+        transpose_16x16(t);
     }
 
     /// Transposes the 16 x 16 matrix whose rows are r[0..16), in registers: pairs of rows interleaved as 32-, 64-
