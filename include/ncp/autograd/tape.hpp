@@ -312,18 +312,15 @@ public:
         if (!m_split) return grad_for(in);
         if (in.split_leaf < 0)
             throw error("autograd: on a row-split tape, the weights of linear and batch_norm must be parameters");
-        const index_t size = in.value->size();
         if (in.grad_pass != m_pass) {
             in.grad_pass = m_pass;
             in.deferred_dy = nullptr;
-            in.block_grads = m_split->split->partials(in.split_leaf, m_split->layout.blocks) +
-                             m_split->first_block * size;
+            in.block_grads = member_block_buffer(in);
             return {in.block_grads, T(0)};
         }
         if (in.deferred_dy != nullptr) {
             // A second contribution: the deferred product goes into the buffer first.
-            in.block_grads = m_split->split->partials(in.split_leaf, m_split->layout.blocks) +
-                             m_split->first_block * size;
+            in.block_grads = member_block_buffer(in);
             weight_products(in, 0, in.deferred_dy, in.deferred_x, T(0), in.block_grads);
             in.deferred_dy = nullptr;
         }
@@ -400,17 +397,21 @@ private:
         index_t k = 0;
         m_split->for_each_block([&](index_t, index_t r, index_t block_rows) { block(k++, r, block_rows); });
     }
+    /// The row split's per-block gradient buffer of the parameter leaf `in`, from this member's first block.
+    T* member_block_buffer(const node_type& in) {
+        return m_split->split->partials(in.split_leaf, m_split->layout.blocks) +
+               m_split->first_block * in.value->size();
+    }
     /// Records, for each of this member's blocks, how the parameter leaf n of a row-split tape holds the block's
     /// gradient after this pass (row_split::reduce_gradients reads it).
     void publish(const node_type& n) {
         const index_t out = n.value->rows(), in = n.value->cols();
         m_split->for_each_block([&](index_t j, index_t r, index_t rows) {
             block_gradient<T> b{block_source::zero};
-            if (written(n) && n.deferred_dy != nullptr) {
-                b = {block_source::product, n.deferred_dy + r * out, n.deferred_x + r * in, rows};
-            } else if (written(n)) {
-                b = {block_source::partial};
-            }
+            if (written(n))
+                b = n.deferred_dy != nullptr
+                        ? block_gradient<T>{block_source::product, n.deferred_dy + r * out, n.deferred_x + r * in, rows}
+                        : block_gradient<T>{block_source::partial};
             m_split->split->set_block_gradient(n.split_leaf, j, b);
         });
     }
