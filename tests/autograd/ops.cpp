@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -471,6 +473,32 @@ TEST_CASE_TEMPLATE("activations", P, on<float>, on<double>) {
     check_value(swish(v), expect([](double y) { return y / (1 + std::exp(-y)); }));
     check_value(tanh(v), expect([](double y) { return std::tanh(y); }));
     check_value(sigmoid(v), expect([](double y) { return 1 / (1 + std::exp(-y)); }));
+}
+
+TEST_CASE_TEMPLATE("swish: the one pass without a gradient gives the bits of the two passes with one", P, on<float>,
+                   on<double>) {
+    using T = typename P::value_type;
+    using B = typename P::backend;
+    std::vector<T> v = ncp::test::uniform_values<T>(13 * 29, 41, -12, 12);
+    // Saturation, the exp clamps, zeros, a denormal and NaN as well.
+    const T extremes[] = {T(0), T(-0.0), T(1e-30), T(-1e-30), T(30), T(-30), T(95), T(-95), T(800), T(-800),
+                          std::numeric_limits<T>::denorm_min(), std::numeric_limits<T>::quiet_NaN()};
+    std::copy(std::begin(extremes), std::end(extremes), v.begin());
+    const tensor<P> x = tensor<P>::from_host(v, 13, 29);
+    tape<T, B> t;
+    const var<T, B> one_pass = swish(t.input(x));          // no gradient: one pass
+    const var<T, B> two_passes = swish(t.input(x, true));  // sigmoid(x) kept for the backward
+    REQUIRE_FALSE(one_pass.requires_grad());
+    REQUIRE(two_passes.requires_grad());
+    const host_matrix<T> a = host(one_pass.value()), b = host(two_passes.value());
+    for (std::size_t k = 0; k < v.size(); ++k) {
+        CAPTURE(k); CAPTURE(v[k]); CAPTURE(a[k]); CAPTURE(b[k]);
+        if (std::isnan(b[k])) {
+            CHECK(std::isnan(a[k]));  // NaN's sign and payload carry nothing
+        } else {
+            CHECK(std::memcmp(&a.values[k], &b.values[k], sizeof(T)) == 0);
+        }
+    }
 }
 
 TEST_CASE_TEMPLATE("gradients: activations (inputs away from the kinks)", P, on<double>) {

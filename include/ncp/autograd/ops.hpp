@@ -447,8 +447,9 @@ struct unary_op {
     }
 };
 
-/// swish(x) = x sigmoid(x), computed as two passes so that sigmoid(x) stays for the backward (no second exp).
-/// Node fields: saved[0] = sigmoid(x).
+/// swish(x) = x sigmoid(x). When a gradient will flow back, two passes, so that sigmoid(x) stays for the backward
+/// (no second exp); otherwise (evaluation, no_grad) one pass that writes the output only.
+/// Node fields: saved[0] = sigmoid(x), when the node requires a gradient.
 struct swish_op {
     template <class T, class B>
     static void backward(tape<T, B>& t, node<T, B>& n) {
@@ -466,6 +467,11 @@ struct swish_op {
         node<T, B>& n = t.record(&backward<T, B>, {x});
         const index_t rows = x.rows();
         const index_t cols = x.cols();
+        if (!n.requires_grad) {
+            Tensor<T, B>& y = t.value_for_write(n, rows, cols);
+            kernels<B>::template map<fn::swish>(rows, cols, T(1), T(0), y.data(), cols, dense(x.value()));
+            return t.handle(n);
+        }
         Tensor<T, B>& s = n.saved[0];
         s.resize(rows, cols);
         kernels<B>::template map<fn::sigmoid>(rows, cols, T(1), T(0), s.data(), cols, dense(x.value()));

@@ -264,6 +264,12 @@ struct tanh_grad {
     template <class T>
     NCP_HOST_DEVICE static T apply(T y, T dy) { return dy * (T(1) - y * y); }
 };
+/// x sigmoid(x) in one pass, for a forward pass whose backward will not need sigmoid(x): the same operations as
+/// sigmoid followed by mul, so the same bits.
+struct swish {
+    template <class T>
+    NCP_HOST_DEVICE static T apply(T x) { return mul::apply(x, math::sigmoid(x)); }
+};
 /// d swish(x) / dx times dy, from x and s = sigmoid(x) (which swish's forward keeps): dy s (1 + x (1 - s)).
 struct swish_grad {
     template <class T>
