@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstddef>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,67 @@ TEST_CASE_TEMPLATE("heads in group order; predict() works in original units", P,
     CHECK(pred[0] == doctest::Approx(raw * st.output_std[0] + st.output_mean[0]));
     CHECK_FALSE(model.training());  // predict() restores the mode it found
     CHECK_THROWS_AS(model.predict(std::vector<double>{1, 2, 3}), error);
+}
+
+TEST_CASE("predict() cuts rows into even chunks of about predict_rows, none small") {
+    using model = nn::predictor<float>;
+    CHECK(model::chunk_count(1) == 1);
+    CHECK(model::chunk_count(model::predict_rows) == 1);
+    CHECK(model::chunk_count(model::predict_rows + 1) == 2);
+    CHECK(model::chunk_count(100000) == (100000 + model::predict_rows - 1) / model::predict_rows);
+    for (const std::size_t n : {257u, 300u, 511u, 513u, 1000u, 100001u}) {
+        const std::size_t chunks = model::chunk_count(n);
+        for (std::size_t c = 0; c < chunks; ++c) {
+            const std::size_t rows = (c + 1) * n / chunks - c * n / chunks;
+            CAPTURE(n); CAPTURE(c);
+            CHECK(rows >= model::predict_rows / 2);
+            CHECK(rows <= model::predict_rows);
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("predict() in chunks gives every row as one pass over all rows does", P, test::on<float>) {
+    using B = typename P::backend;
+    nn::predictor_spec spec;  // seg's shape: 27 -> 256, heads of 128
+    nn::predictor<float, B> model(spec, predictor_stats_for(spec), 7);
+    // Moved running statistics, so that evaluation's batch norms are not the identity.
+    model.for_each_buffer([](const std::string& name, Tensor<float, B>& t) {
+        const bool var = name.find("running_var") != std::string::npos;
+        t = test::uniform<float, B>(t.rows(), t.cols(), name.size(), var ? 0.5 : -0.5, var ? 2.0 : 0.5);
+    });
+    const std::size_t d = 27, o = static_cast<std::size_t>(spec.outputs());
+    for (const std::size_t n : {300u, 1000u}) {
+        CAPTURE(n);
+        const std::vector<double> codes = test::uniform_values<double>(n * d, n, 5, 15);
+        REQUIRE(nn::predictor<float, B>::chunk_count(n) > 1);
+        model.train(true);
+        const std::vector<double> pred = model.predict(codes);
+        CHECK(model.training());  // the mode it found
+        // One pass over every row, as predict() ran before it cut them into chunks.
+        model.train(false);
+        const auto& st = model.stats();
+        std::vector<float> z(n * d);
+        for (std::size_t i = 0; i < z.size(); ++i)
+            z[i] = static_cast<float>((codes[i] - st.input_mean[i % d]) / st.input_std[i % d]);
+        autograd::tape<float, B> t;
+        const autograd::no_grad scope;
+        const auto raw = model.forward(t.input(Tensor<float, B>::from_host(z, static_cast<index_t>(n), 27)))
+                             .value()
+                             .to_host();
+        REQUIRE(pred.size() == n * o);
+        // ncp's AVX-512 products give a row the same bits for any number of rows from 16 on; other kernels (Eigen's,
+        // cuBLAS's) may block the products by the row count.
+        const bool same_bits = std::is_same_v<B, backend::eigen_cpu> && ncp::detail::avx512_sgemm::available;
+        for (std::size_t i = 0; i < pred.size(); ++i) {
+            const double expected = static_cast<double>(raw[i]) * st.output_std[i % o] + st.output_mean[i % o];
+            CAPTURE(i);
+            if (same_bits) {
+                CHECK(pred[i] == expected);
+            } else {
+                CHECK(pred[i] == doctest::Approx(expected).epsilon(1e-5));
+            }
+        }
+    }
 }
 
 TEST_CASE_TEMPLATE("gradient of the main output with respect to the code, by finite differences", P, test::on<double>) {
