@@ -123,7 +123,8 @@ TEST_CASE_TEMPLATE("predict() in chunks gives every row as one pass over all row
         t = test::uniform<float, B>(t.rows(), t.cols(), name.size(), var ? 0.5 : -0.5, var ? 2.0 : 0.5);
     });
     const std::size_t d = 27, o = static_cast<std::size_t>(spec.outputs());
-    for (const std::size_t n : {300u, 1000u}) {
+    const std::size_t chunk = nn::predictor<float, B>::predict_rows;
+    for (const std::size_t n : {chunk + 44, 4 * chunk - 24}) {  // 2 and 4 chunks (300 and 1000 rows on the CPU)
         CAPTURE(n);
         const std::vector<double> codes = test::uniform_values<double>(n * d, n, 5, 15);
         REQUIRE(nn::predictor<float, B>::chunk_count(n) > 1);

@@ -169,12 +169,13 @@ public:
         return out;
     }
 
-    /// Rows predict() runs through the model at a time, about: 256 rows of the widest layer (256 features) are
-    /// 256 KB, which stay in a core's L2 cache.
-    static constexpr std::size_t predict_rows = 256;
+    /// About how many rows predict() runs through the model at a time: on the CPU 256 (256 rows of the widest layer,
+    /// 256 features, are 256 KB, which stay in a core's L2 cache); on a device 65536 (few launches a row, and 64 MB
+    /// a layer).
+    static constexpr std::size_t predict_rows = ncp::detail::kernels<Backend>::host_accessible ? 256 : 65536;
     /// Chunks predict() cuts n rows into: as many as predict_rows needs, the rows shared out evenly (chunk c holds
-    /// rows [c n / chunks, (c + 1) n / chunks)), so that no chunk is small: from 256 rows on every chunk holds at
-    /// least 128, and a row's products take the same kernel paths as in one pass over all rows.
+    /// rows [c n / chunks, (c + 1) n / chunks)), so that no chunk is small: beyond predict_rows rows every chunk holds
+    /// at least half as many, and a row's products take the kernel paths of one pass over all rows.
     static std::size_t chunk_count(std::size_t n) {
         return std::max<std::size_t>(1, (n + predict_rows - 1) / predict_rows);
     }
@@ -196,7 +197,7 @@ private:
         ~evaluation_mode() { m_model.train(m_was_training); }
 
     private:
-        predictor& m_model;  ///< the model
+        predictor& m_model;   ///< the model
         bool m_was_training;  ///< its mode before
     };
 
