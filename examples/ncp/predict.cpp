@@ -1,4 +1,5 @@
-/// `ncp predict --model CKPT [CODE ... | --codes FILE]`: the model's metrics for codes, as CSV on stdout.
+/// `ncp predict --model CKPT [--threads N] [CODE ... | --codes FILE]`: the model's metrics for codes, as CSV on
+/// stdout.
 
 #include <iostream>
 #include <string>
@@ -12,8 +13,10 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: ncp predict --model CKPT [CODE ... | --codes FILE]\n"
+    "usage: ncp predict --model CKPT [--threads N] [CODE ... | --codes FILE]\n"
     "  --model CKPT   a checkpoint written by ncp train (best_model.ckpt)\n"
+    "  --threads N    threads predicting chunks of about 256 codes (default: the machine's hardware threads);\n"
+    "                 the output does not depend on it\n"
     "  CODE           NAS-Bench-MR: the string form or 27 comma-separated integers;\n"
     "                 NAS-Bench-201: 30 comma-separated one-hot values or |op~0|+|op~0|op~1|+...\n"
     "  --codes FILE   one code per line ('#' comments and blank lines skipped; - reads standard input)\n"
@@ -22,6 +25,7 @@ constexpr const char* usage =
 int predict(std::span<const std::string> args) {
     std::string model_path, codes_file;
     std::vector<std::string> codes;
+    int threads = ncp::cli::default_threads();
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--help" || a == "-h") {
@@ -32,6 +36,8 @@ int predict(std::span<const std::string> args) {
             model_path = ncp::cli::option_value(args, i++);
         } else if (a == "--codes") {
             codes_file = ncp::cli::option_value(args, i++);
+        } else if (a == "--threads") {
+            threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
         } else if (a.starts_with("--")) {
             throw ncp::usage_error("unknown option '" + a + "'\n" + usage);
         } else {
@@ -45,7 +51,7 @@ int predict(std::span<const std::string> args) {
     }
     if (codes.empty()) throw ncp::usage_error(std::string("no codes given\n") + usage);
     auto model = ncp::io::load_predictor(model_path);
-    ncp::train::write_predictions(std::cout, model, codes);
+    ncp::train::write_predictions(std::cout, model, codes, threads);
     return 0;
 }
 

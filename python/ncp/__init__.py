@@ -156,12 +156,13 @@ class Model:
         """The code dimension the model takes (27 or 30)."""
         return self._impl.input_dim
 
-    def predict(self, codes: Codes) -> npt.NDArray[np.float64]:
+    def predict(self, codes: Codes, threads: Optional[int] = None) -> npt.NDArray[np.float64]:
         """The model's metrics of ``codes`` in original units, evaluation mode: an ``(n, outputs)`` float64 array,
         columns in :attr:`metric_names` order, equal to ``ncp predict``. ``codes``: code strings (checked as
         ``ncp predict`` checks them) or an ``(n, input_dim)`` array of finite values in original units (continuous
-        codes too, as the search steps them). Raises :class:`Error` for an invalid code or another dimension."""
-        return self._impl.predict(codes)
+        codes too, as the search steps them). ``threads``: default the machine's; the results do not depend on it.
+        Raises :class:`Error` for an invalid code or another dimension."""
+        return self._impl.predict(codes, int(threads or os.cpu_count() or 1))
 
     def save(self, path: PathLike) -> None:
         """Writes the model as ``ncp train`` writes checkpoints (atomically): ``ncp predict --model`` and ``ncp

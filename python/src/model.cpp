@@ -56,7 +56,7 @@ std::unique_ptr<model> fit(const std::filesystem::path& cfg_file, const override
 
 void bind_model(py::module_& m) {
     py::class_<model>(m, "Model")
-        .def("predict", &model::predict, py::arg("codes"))
+        .def("predict", &model::predict, py::arg("codes"), py::arg("threads"))
         .def_property_readonly("metric_names", [](const model& self) { return self.record().metric_names(); })
         .def_property_readonly("setting", [](const model& self) { return self.record().setting; })
         .def_property_readonly("input_dim", [](const model& self) { return self.record().input_dim; })

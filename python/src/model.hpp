@@ -22,14 +22,15 @@ public:
           m_predictor(io::make_predictor(m_record, m_source)) {}
 
     /// Metrics in original units (rows x outputs) of `codes` (code strings or an (n, input_dim) array), in
-    /// evaluation mode. Calls from several Python threads take turns (prediction switches the model's mode).
-    py::array_t<double> predict(const py::handle& codes) {
+    /// evaluation mode, on up to `threads` threads. Calls from several Python threads take turns (prediction
+    /// switches the model's mode).
+    py::array_t<double> predict(const py::handle& codes, int threads) {
         const code_rows rows(codes, static_cast<std::size_t>(m_record.input_dim), "codes");
         std::vector<double> out;
         {
             py::gil_scoped_release unlocked;
             const std::lock_guard lock(m_mutex);
-            out = m_predictor.predict(rows.values());
+            out = m_predictor.predict(rows.values(), threads);
         }
         return to_array(std::move(out),
                         {static_cast<py::ssize_t>(rows.rows()), static_cast<py::ssize_t>(m_record.outputs())});

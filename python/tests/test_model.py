@@ -68,6 +68,15 @@ def test_predict_equals_ncp_predict(trained, synthetic, workdir):
     assert loaded.predict(np.zeros((0, 27))).shape == (0, 5)
 
 
+def test_predict_gives_the_same_on_any_number_of_threads(trained, synthetic):
+    codes = np.tile(ncp.load_benchmark(synthetic).codes, (3, 1))  # 900 codes: several chunks of about 256
+    one = trained.best.predict(codes, threads=1)
+    for threads in (2, 3, None):
+        assert (trained.best.predict(codes, threads=threads) == one).all()
+    with pytest.raises(ncp.Error, match="predict needs at least one thread"):
+        trained.best.predict(codes, threads=-1)
+
+
 def test_predictor_fits_as_train_does(trained, fast, synthetic):
     bench = ncp.load_benchmark(synthetic)
     every = ncp.Predictor(SEG_CFG, fast).fit(bench.codes, bench.metrics)

@@ -113,7 +113,8 @@ TEST_CASE("predict() cuts rows into even chunks of about predict_rows, none smal
     }
 }
 
-TEST_CASE_TEMPLATE("predict() in chunks gives every row as one pass over all rows does", P, test::on<float>) {
+TEST_CASE_TEMPLATE("predict() in chunks, on any number of threads, gives every row as one pass over all rows", P,
+                   test::on<float>) {
     using B = typename P::backend;
     nn::predictor_spec spec;  // seg's shape: 27 -> 256, heads of 128
     nn::predictor<float, B> model(spec, predictor_stats_for(spec), 7);
@@ -129,8 +130,10 @@ TEST_CASE_TEMPLATE("predict() in chunks gives every row as one pass over all row
         const std::vector<double> codes = test::uniform_values<double>(n * d, n, 5, 15);
         REQUIRE(nn::predictor<float, B>::chunk_count(n) > 1);
         model.train(true);
-        const std::vector<double> pred = model.predict(codes);
+        const std::vector<double> pred = model.predict(codes, 1);
         CHECK(model.training());  // the mode it found
+        CHECK(model.predict(codes, 3) == pred);  // the chunks do not depend on the threads taking them
+        CHECK_THROWS_WITH_AS(model.predict(codes, 0), "predictor: predict needs at least one thread (got 0)", error);
         // One pass over every row, as predict() ran before it cut them into chunks.
         model.train(false);
         const auto& st = model.stats();

@@ -109,6 +109,38 @@ TEST_CASE("train writes its files, the same bytes twice; predict reproduces the 
     }
 }
 
+TEST_CASE("predict --threads 1, 2 and 3 print the same bytes; a bad thread count is a usage error") {
+    const ncp::test::scratch_dir dir("cli-predict-threads");
+    const auto bench = ncp::test::synthetic_benchmark("seg", seg_metrics, 300, 4);
+    ncp::io::write_benchmark(dir / "seg.bin", bench);
+    const auto r = run_cli({"train", "--cfg", (ncp::test::source_dir() / "configs/seg.yaml").string(), "--data.path",
+                            (dir / "seg.bin").string(), "--optimization.epoch", "1", "--log_dir", dir.path().string()});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    // Every record's code three times: 900 codes, four chunks of predict().
+    std::ofstream codes(dir / "codes.txt");
+    for (int copy = 0; copy < 3; ++copy) {
+        for (std::size_t row = 0; row < bench.size(); ++row) {
+            for (std::size_t i = 0; i < ncp::arch::code_size; ++i) codes << (i ? "," : "") << bench.codes(row, i);
+            codes << "\n";
+        }
+    }
+    codes.close();
+    REQUIRE(ncp::nn::predictor<float>::chunk_count(900) == 4);
+    const std::string ckpt = (dir / "seg" / "best_model.ckpt").string(), list = (dir / "codes.txt").string();
+    const auto one = run_cli({"predict", "--model", ckpt, "--codes", list, "--threads", "1"});
+    REQUIRE_MESSAGE(one.status == 0, one.err);
+    CHECK(std::count(one.out.begin(), one.out.end(), '\n') == 901);
+    for (const char* threads : {"2", "3"}) {
+        CAPTURE(threads);
+        const auto p = run_cli({"predict", "--model", ckpt, "--codes", list, "--threads", threads});
+        REQUIRE_MESSAGE(p.status == 0, p.err);
+        CHECK(p.out == one.out);
+    }
+    const auto bad = run_cli({"predict", "--model", ckpt, "--codes", list, "--threads", "0"});
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find("--threads takes a whole number from 1 to 4096 (got '0')") != std::string::npos);
+}
+
 TEST_CASE("--threads 1, 2, 3 and 4 write the same losses, validation errors and checkpoints") {
     const ncp::test::scratch_dir dir("cli-train-threads");
     // 400 records: 320 for training, batches of 192 and 128 rows, cut into 3 row blocks and 2, which 2, 3 and 4

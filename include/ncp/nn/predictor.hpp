@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ncp/nn/layers.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::nn {
 
@@ -137,34 +138,51 @@ public:
     /// Metrics in original units for codes in original units (rows of `codes`, row-major, input_dim each), in
     /// evaluation mode without recording gradients. Returns rows x outputs values, row-major. The rows go through the
     /// model in chunks of about predict_rows (chunk_count), so that a chunk's activations stay in cache and memory
-    /// does not grow with the request.
-    std::vector<double> predict(std::span<const double> codes) {
+    /// does not grow with the request; on the CPU up to `threads` threads (at least 1) take the chunks. The chunks do
+    /// not depend on `threads`, so neither do the results.
+    std::vector<double> predict(std::span<const double> codes, int threads = parallel::hardware_threads()) {
         const auto d = static_cast<std::size_t>(m_spec.input_dim);
         const auto o = static_cast<std::size_t>(m_spec.outputs());
         if (codes.size() % d != 0)
             throw error("predictor: " + std::to_string(codes.size()) + " values are not whole codes of " +
                         std::to_string(d));
+        if (threads < 1)
+            throw error("predictor: predict needs at least one thread (got " + std::to_string(threads) + ")");
         const std::size_t n = codes.size() / d;
         if (n == 0) return {};
         const evaluation_mode mode(*this);
-        const autograd::no_grad scope;
-        autograd::tape<T, Backend> tape;
-        Tensor<T, Backend> input;
-        std::vector<T> z;
         std::vector<double> out(n * o);
         const std::size_t chunks = chunk_count(n);
-        for (std::size_t c = 0; c < chunks; ++c) {
+        // What a thread reuses from chunk to chunk.
+        struct worker {
+            autograd::tape<T, Backend> tape;  ///< the chunk's forward pass
+            Tensor<T, Backend> input;         ///< its z-scored codes
+            std::vector<T> z;                 ///< the same on the host
+        };
+        // A device backend runs on one host thread.
+        const int members = ncp::detail::kernels<Backend>::host_accessible
+                                 ? static_cast<int>(std::min(static_cast<std::size_t>(threads), chunks))
+                                 : 1;
+        std::vector<worker> workers(static_cast<std::size_t>(members));
+        const auto run = [&](std::size_t c, int rank) {
+            const autograd::no_grad scope;  // per thread
+            worker& w = workers[static_cast<std::size_t>(rank)];
             const std::size_t first = c * n / chunks, rows = (c + 1) * n / chunks - first;
-            z.resize(rows * d);
-            for (std::size_t i = 0; i < z.size(); ++i)
-                z[i] = static_cast<T>((codes[first * d + i] - m_stats.input_mean[i % d]) / m_stats.input_std[i % d]);
-            input.resize(static_cast<index_t>(rows), m_spec.input_dim);
-            input.copy_from_host(z);
-            tape.clear();
-            const std::vector<T> raw = forward(tape.input(input)).value().to_host();
+            w.z.resize(rows * d);
+            for (std::size_t i = 0; i < w.z.size(); ++i)
+                w.z[i] = static_cast<T>((codes[first * d + i] - m_stats.input_mean[i % d]) / m_stats.input_std[i % d]);
+            w.input.resize(static_cast<index_t>(rows), m_spec.input_dim);
+            w.input.copy_from_host(w.z);
+            w.tape.clear();
+            const std::vector<T> raw = forward(w.tape.input(w.input)).value().to_host();
             double* dest = out.data() + first * o;
             for (std::size_t i = 0; i < raw.size(); ++i)
                 dest[i] = static_cast<double>(raw[i]) * m_stats.output_std[i % o] + m_stats.output_mean[i % o];
+        };
+        if (members == 1) {
+            for (std::size_t c = 0; c < chunks; ++c) run(c, 0);
+        } else {
+            parallel::thread_team(members).for_each(chunks, run);
         }
         return out;
     }

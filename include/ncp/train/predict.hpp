@@ -9,13 +9,16 @@
 
 #include "ncp/arch/model_code.hpp"
 #include "ncp/nn/predictor.hpp"
+#include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::train {
 
 /// Writes the CSV of `model`'s predictions for `codes` (texts as given): a header `code,<metric>,...`, then one
-/// row per code, the code quoted, metrics in original units and shortest round-trip form.
+/// row per code, the code quoted, metrics in original units and shortest round-trip form. `threads` as
+/// nn::predictor::predict's (the output does not depend on it).
 template <class T, class Backend>
-void write_predictions(std::ostream& out, nn::predictor<T, Backend>& model, std::span<const std::string> codes) {
+void write_predictions(std::ostream& out, nn::predictor<T, Backend>& model, std::span<const std::string> codes,
+                       int threads = parallel::hardware_threads()) {
     const index_t dim = model.spec().input_dim;
     std::vector<double> flat;
     flat.reserve(codes.size() * static_cast<std::size_t>(dim));
@@ -24,7 +27,7 @@ void write_predictions(std::ostream& out, nn::predictor<T, Backend>& model, std:
         flat.insert(flat.end(), v.begin(), v.end());
     }
     const auto names = model.spec().metric_names();
-    const std::vector<double> pred = model.predict(flat);
+    const std::vector<double> pred = model.predict(flat, threads);
     out << "code";
     for (const auto& n : names) out << "," << n;
     out << "\n";
