@@ -21,6 +21,7 @@ A session::
 from __future__ import annotations
 
 import json
+import operator
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -58,6 +59,12 @@ PathLike = Union[str, "os.PathLike[str]"]
 Codes = Union[Sequence[str], npt.ArrayLike]
 #: Config overrides: dotted keys as ``ncp train --section.key value`` takes them, e.g. ``{"optimization.epoch": 50}``.
 Overrides = Optional[Mapping[str, Any]]
+
+
+def _threads(threads: Optional[int]) -> int:
+    """A thread count for the library: the machine's for ``None``, else the whole number given (0 and negative counts
+    reach the library, which refuses them with a message; 2.5 is a TypeError, not 2)."""
+    return (os.cpu_count() or 1) if threads is None else operator.index(threads)
 
 
 def _override_pairs(overrides: Overrides) -> List[Tuple[str, str]]:
@@ -160,9 +167,9 @@ class Model:
         """The model's metrics of ``codes`` in original units, evaluation mode: an ``(n, outputs)`` float64 array,
         columns in :attr:`metric_names` order, equal to ``ncp predict``. ``codes``: code strings (checked as
         ``ncp predict`` checks them) or an ``(n, input_dim)`` array of finite values in original units (continuous
-        codes too, as the search steps them). ``threads``: default the machine's; the results do not depend on it.
-        Raises :class:`Error` for an invalid code or another dimension."""
-        return self._impl.predict(codes, int(threads or os.cpu_count() or 1))
+        codes too, as the search steps them). ``threads``: at least 1, default (``None``) the machine's; the results
+        do not depend on it. Raises :class:`Error` for an invalid code, another dimension or fewer than one thread."""
+        return self._impl.predict(codes, _threads(threads))
 
     def save(self, path: PathLike) -> None:
         """Writes the model as ``ncp train`` writes checkpoints (atomically): ``ncp predict --model`` and ``ncp
@@ -247,7 +254,7 @@ def ask(cfg: PathLike, known_codes: Codes, known_metrics: npt.ArrayLike, n: int,
     changes = _override_pairs(overrides) + [("SEED", str(int(seed)))]
     metrics = np.asarray(known_metrics, dtype=np.float64)
     text = _ncp.ask(cfg, changes, known_codes, metrics.reshape(len(metrics), -1) if metrics.size else metrics,
-                    int(n), pool, int(threads or os.cpu_count() or 1))
+                    int(n), pool, _threads(threads))
     lines = text.splitlines()
     header = lines[0].split(",")
     out = []

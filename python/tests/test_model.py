@@ -73,8 +73,9 @@ def test_predict_gives_the_same_on_any_number_of_threads(trained, synthetic):
     one = trained.best.predict(codes, threads=1)
     for threads in (2, 3, None):
         assert (trained.best.predict(codes, threads=threads) == one).all()
-    with pytest.raises(ncp.Error, match="predict needs at least one thread"):
-        trained.best.predict(codes, threads=-1)
+    for bad in (0, -1):
+        with pytest.raises(ncp.Error, match=f"predict needs at least one thread \\(got {bad}\\)"):
+            trained.best.predict(codes, threads=bad)
 
 
 def test_predictor_fits_as_train_does(trained, fast, synthetic):

@@ -6,8 +6,8 @@
 
 #include <cmath>
 #include <cstddef>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "backends.hpp"
@@ -123,7 +123,7 @@ TEST_CASE_TEMPLATE("predict() in chunks, on any number of threads, gives every r
         const bool var = name.find("running_var") != std::string::npos;
         t = test::uniform<float, B>(t.rows(), t.cols(), name.size(), var ? 0.5 : -0.5, var ? 2.0 : 0.5);
     });
-    const std::size_t d = 27, o = static_cast<std::size_t>(spec.outputs());
+    const auto d = static_cast<std::size_t>(spec.input_dim), o = static_cast<std::size_t>(spec.outputs());
     const std::size_t chunk = nn::predictor<float, B>::predict_rows;
     for (const std::size_t n : {chunk + 44, 4 * chunk - 24}) {  // 2 and 4 chunks (300 and 1000 rows on the CPU)
         CAPTURE(n);
@@ -142,9 +142,8 @@ TEST_CASE_TEMPLATE("predict() in chunks, on any number of threads, gives every r
             z[i] = static_cast<float>((codes[i] - st.input_mean[i % d]) / st.input_std[i % d]);
         autograd::tape<float, B> t;
         const autograd::no_grad scope;
-        const auto raw = model.forward(t.input(Tensor<float, B>::from_host(z, static_cast<index_t>(n), 27)))
-                             .value()
-                             .to_host();
+        const auto input = Tensor<float, B>::from_host(z, static_cast<index_t>(n), spec.input_dim);
+        const auto raw = model.forward(t.input(input)).value().to_host();
         REQUIRE(pred.size() == n * o);
         // ncp's AVX-512 products give a row the same bits for any number of rows from 16 on; other kernels (Eigen's,
         // cuBLAS's) may block the products by the row count.

@@ -2,7 +2,7 @@
 /// The host CPU backend: GEMM through Eigen's blocked kernels on Eigen::Map, or, where the build targets AVX-512,
 /// through ncp's register-blocked float kernel (avx512_sgemm.hpp) and AVX-512 vector-times-matrix loops;
 /// element-wise loops the compiler vectorises. Every kernel runs on the calling thread; the layers above
-/// parallelise across calls (training and search share batches out over a parallel::thread_team).
+/// parallelise across calls (training, prediction and search share work out over a parallel::thread_team).
 
 // GCC 12 warns about the intrinsics headers' deliberately undefined AVX-512 registers inside Eigen's GEMM packing
 // (GCC bug 105593, fixed in 12.3). The warning's location is in those headers, first included here.

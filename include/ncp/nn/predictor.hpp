@@ -137,9 +137,10 @@ public:
 
     /// Metrics in original units for codes in original units (rows of `codes`, row-major, input_dim each), in
     /// evaluation mode without recording gradients. Returns rows x outputs values, row-major. The rows go through the
-    /// model in chunks of about predict_rows (chunk_count), so that a chunk's activations stay in cache and memory
-    /// does not grow with the request; on the CPU up to `threads` threads (at least 1) take the chunks. The chunks do
-    /// not depend on `threads`, so neither do the results.
+    /// model in chunks of about predict_rows (chunk_count), so that a chunk's activations stay in cache and their
+    /// memory does not grow with the request; on the CPU up to `threads` threads (at least 1; more than chunks are
+    /// not started) take the chunks. The chunks do not depend on `threads`, so neither do the results. It switches
+    /// the model to evaluation mode for the call: calls on one model must not overlap.
     std::vector<double> predict(std::span<const double> codes, int threads = parallel::hardware_threads()) {
         const auto d = static_cast<std::size_t>(m_spec.input_dim);
         const auto o = static_cast<std::size_t>(m_spec.outputs());
@@ -164,7 +165,7 @@ public:
                                  ? static_cast<int>(std::min(static_cast<std::size_t>(threads), chunks))
                                  : 1;
         std::vector<worker> workers(static_cast<std::size_t>(members));
-        const auto run = [&](std::size_t c, int rank) {
+        parallel::thread_team(members).for_each(chunks, [&](std::size_t c, int rank) {
             const autograd::no_grad scope;  // per thread
             worker& w = workers[static_cast<std::size_t>(rank)];
             const std::size_t first = c * n / chunks, rows = (c + 1) * n / chunks - first;
@@ -178,12 +179,7 @@ public:
             double* dest = out.data() + first * o;
             for (std::size_t i = 0; i < raw.size(); ++i)
                 dest[i] = static_cast<double>(raw[i]) * m_stats.output_std[i % o] + m_stats.output_mean[i % o];
-        };
-        if (members == 1) {
-            for (std::size_t c = 0; c < chunks; ++c) run(c, 0);
-        } else {
-            parallel::thread_team(members).for_each(chunks, run);
-        }
+        });
         return out;
     }
 
@@ -193,7 +189,9 @@ public:
     static constexpr std::size_t predict_rows = ncp::detail::kernels<Backend>::host_accessible ? 256 : 65536;
     /// Chunks predict() cuts n rows into: as many as predict_rows needs, the rows shared out evenly (chunk c holds
     /// rows [c n / chunks, (c + 1) n / chunks)), so that no chunk is small: beyond predict_rows rows every chunk holds
-    /// at least half as many, and a row's products take the kernel paths of one pass over all rows.
+    /// at least half as many. With ncp's AVX-512 float products a row then gets the bits of one pass over all rows;
+    /// Eigen's and cuBLAS's products may block by the row count, so there a row's last bits depend on its chunk
+    /// (never on the threads).
     static std::size_t chunk_count(std::size_t n) {
         return std::max<std::size_t>(1, (n + predict_rows - 1) / predict_rows);
     }

@@ -81,19 +81,21 @@ inline int hardware_threads() { return static_cast<int>(std::max(1u, std::thread
 /// `size()` threads running one job at a time; see the header comment.
 class thread_team {
 public:
-    /// A team of `threads` members (at least 1); members 1.. are started here.
+    /// A team of `threads` members (at least 1); members 1.. are started here. Where the system refuses a thread,
+    /// the ones started stop again and the error names the count.
     explicit thread_team(int threads) : m_size(threads), m_active(threads) {
         if (threads < 1) throw error("thread team: needs at least one thread (got " + std::to_string(threads) + ")");
-        m_workers.reserve(static_cast<std::size_t>(threads - 1));
-        for (int rank = 1; rank < threads; ++rank) m_workers.emplace_back([this, rank] { work(rank); });
+        try {
+            m_workers.reserve(static_cast<std::size_t>(threads - 1));
+            for (int rank = 1; rank < threads; ++rank) m_workers.emplace_back([this, rank] { work(rank); });
+        } catch (const std::exception& e) {
+            stop();  // destroying joinable threads would end the program
+            throw error("thread team: cannot start " + std::to_string(threads) + " threads (" + e.what() + ")");
+        }
     }
     thread_team(const thread_team&) = delete;
     thread_team& operator=(const thread_team&) = delete;
-    ~thread_team() {
-        m_stop = true;
-        publish();
-        for (auto& w : m_workers) w.join();
-    }
+    ~thread_team() { stop(); }
 
     /// Number of members.
     int size() const { return m_size; }
@@ -167,6 +169,13 @@ private:
     void publish() {
         m_job_generation.fetch_add(1, std::memory_order_acq_rel);
         m_job_generation.notify_all();
+    }
+
+    /// Ends the members' threads.
+    void stop() noexcept {
+        m_stop = true;
+        publish();
+        for (auto& w : m_workers) w.join();
     }
 
     void execute(int rank) noexcept {
