@@ -7,11 +7,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "ncp/arch/code.hpp"
+#include "ncp/data/format.hpp"
 #include "ncp/io/checkpoint.hpp"
 #include "ncp/train/trainer.hpp"
 #include "programs/run.hpp"
@@ -42,6 +44,12 @@ std::vector<std::size_t> json_indices(const std::string& text, const std::string
 }
 
 const std::vector<std::string> seg_metrics = {"mIoU", "mAcc", "aAcc", "flops", "params"};
+
+/// Writes record `row`'s code as one line of 27 comma-separated integers (a line of `ncp predict --codes`).
+void write_code_line(std::ostream& out, const ncp::data::benchmark& bench, std::size_t row) {
+    for (std::size_t i = 0; i < ncp::arch::code_size; ++i) out << (i ? "," : "") << bench.codes(row, i);
+    out << "\n";
+}
 
 }  // namespace
 
@@ -78,10 +86,7 @@ TEST_CASE("train writes its files, the same bytes twice; predict reproduces the 
     CHECK(json_indices(read_file(out / "split.json"), "train").size() == 320);
     std::ofstream codes(dir / "val.txt");
     codes << "# the validation codes\n";
-    for (std::size_t r : val) {
-        for (std::size_t i = 0; i < ncp::arch::code_size; ++i) codes << (i ? "," : "") << bench.codes(r, i);
-        codes << "\n";
-    }
+    for (std::size_t r : val) write_code_line(codes, bench, r);
     codes.close();
     const auto p =
         run_cli({"predict", "--model", (out / "best_model.ckpt").string(), "--codes", (dir / "val.txt").string()});
@@ -118,12 +123,8 @@ TEST_CASE("predict --threads 1, 2 and 3 print the same bytes; a bad thread count
     REQUIRE_MESSAGE(r.status == 0, r.err);
     // Every record's code three times: 900 codes, four chunks of predict().
     std::ofstream codes(dir / "codes.txt");
-    for (int copy = 0; copy < 3; ++copy) {
-        for (std::size_t row = 0; row < bench.size(); ++row) {
-            for (std::size_t i = 0; i < ncp::arch::code_size; ++i) codes << (i ? "," : "") << bench.codes(row, i);
-            codes << "\n";
-        }
-    }
+    for (int copy = 0; copy < 3; ++copy)
+        for (std::size_t row = 0; row < bench.size(); ++row) write_code_line(codes, bench, row);
     codes.close();
     REQUIRE(ncp::nn::predictor<float>::chunk_count(900) == 4);
     const std::string ckpt = (dir / "seg" / "best_model.ckpt").string(), list = (dir / "codes.txt").string();
