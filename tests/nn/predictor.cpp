@@ -66,6 +66,21 @@ TEST_CASE_TEMPLATE("the original's parameter names and shapes", P, test::on<floa
     CHECK_THROWS_AS((nn::predictor<float, B>(spec, bad_stats, 1)), error);
 }
 
+TEST_CASE("normalisation: the z-scores of codes and outputs and their inverse, against the formulas") {
+    nn::predictor_spec spec;
+    const nn::normalisation st = predictor_stats_for(spec);
+    for (std::size_t i = 0; i < 27; ++i) {
+        const double v = 3.0 * static_cast<double>(i) - 7.5;
+        CHECK(st.code_z(i, v) == (v - st.input_mean[i]) / st.input_std[i]);
+    }
+    for (std::size_t q = 0; q < 5; ++q) {
+        const double v = 0.25 * static_cast<double>(q) + 60.0;
+        CHECK(st.output_z(q, v) == (v - st.output_mean[q]) / st.output_std[q]);
+        CHECK(st.output_value(q, 1.5) == doctest::Approx(1.5 * st.output_std[q] + st.output_mean[q]).epsilon(1e-15));
+        CHECK(st.output_value(q, st.output_z(q, v)) == doctest::Approx(v).epsilon(1e-14));
+    }
+}
+
 TEST_CASE_TEMPLATE("heads in group order; predict() works in original units", P, test::on<double>) {
     using B = typename P::backend;
     nn::predictor_spec spec;

@@ -72,6 +72,13 @@ struct normalisation {
             for (double x : *v)
                 if (!(x > 0 && std::isfinite(x))) throw error("predictor: a normalisation std is not positive");
     }
+
+    /// Code dimension i's `value` z-scored, as the model takes it.
+    double code_z(std::size_t i, double value) const { return (value - input_mean[i]) / input_std[i]; }
+    /// Output q's `value` (original units) z-scored, as the model gives it.
+    double output_z(std::size_t q, double value) const { return (value - output_mean[q]) / output_std[q]; }
+    /// Output q in original units from the model's z-scored `z`.
+    double output_value(std::size_t q, double z) const { return z * output_std[q] + output_mean[q]; }
 };
 
 template <class T = float, class Backend = default_backend>
@@ -171,14 +178,14 @@ public:
             const std::size_t first = c * n / chunks, rows = (c + 1) * n / chunks - first;
             w.z.resize(rows * d);
             for (std::size_t i = 0; i < w.z.size(); ++i)
-                w.z[i] = static_cast<T>((codes[first * d + i] - m_stats.input_mean[i % d]) / m_stats.input_std[i % d]);
+                w.z[i] = static_cast<T>(m_stats.code_z(i % d, codes[first * d + i]));
             w.input.resize(static_cast<index_t>(rows), m_spec.input_dim);
             w.input.copy_from_host(w.z);
             w.tape.clear();
             const std::vector<T> raw = forward(w.tape.input(w.input)).value().to_host();
             double* dest = out.data() + first * o;
             for (std::size_t i = 0; i < raw.size(); ++i)
-                dest[i] = static_cast<double>(raw[i]) * m_stats.output_std[i % o] + m_stats.output_mean[i % o];
+                dest[i] = m_stats.output_value(i % o, static_cast<double>(raw[i]));
         });
         return out;
     }

@@ -213,7 +213,7 @@ private:
                 for (std::size_t i = 0; i < names.size(); ++i) {
                     std::string lower = names[i];
                     for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                    if (lower == wanted) return std::pair{i, (limit - s.output_mean[i]) / s.output_std[i]};
+                    if (lower == wanted) return std::pair{i, s.output_z(i, limit)};
                 }
                 return std::nullopt;
             };

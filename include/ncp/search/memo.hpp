@@ -28,8 +28,8 @@ class candidate_memo {
 public:
     using code_type = typename Space::code_type;
     static constexpr std::size_t dim = Space::dim;
-    /// New codes are predicted in chunks of this many codes.
-    static constexpr std::size_t chunk_rows = 256;
+    /// New codes are predicted in chunks of this many codes: as many as the model's predict() takes at a time.
+    static constexpr std::size_t chunk_rows = nn::predictor<T, Backend>::predict_rows;
 
     /// A memo for `models` (task by task as `layout` says, outputs as `terms` say), budgets from `opt`.
     candidate_memo(const Space& space, std::span<nn::predictor<T, Backend>* const> models, objective_layout layout,
@@ -134,7 +134,7 @@ private:
             for (std::size_t j = 0; j < m_layout.models_per_task[k]; ++j, ++m) {
                 const nn::normalisation& s = m_models[m]->stats();
                 for (std::size_t i = 0; i < values.size(); ++i)
-                    z[i] = static_cast<T>((values[i] - s.input_mean[i % dim]) / s.input_std[i % dim]);
+                    z[i] = static_cast<T>(s.code_z(i % dim, values[i]));
                 tape.clear();
                 const auto input = Tensor<T, Backend>::from_host(z, rows, static_cast<index_t>(dim));
                 const std::vector<T> out = m_models[m]->forward(tape.input(input)).value().to_host();
@@ -142,8 +142,7 @@ private:
                 for (std::size_t i = 0; i < ids.size(); ++i) {
                     auto& c = r.candidates[ids[i]];
                     for (std::size_t q = 0; q < o; ++q)
-                        c.predicted[offset + q] +=
-                            share * (static_cast<double>(out[i * o + q]) * s.output_std[q] + s.output_mean[q]);
+                        c.predicted[offset + q] += share * s.output_value(q, static_cast<double>(out[i * o + q]));
                     c.main_z[m] = static_cast<double>(out[i * o]);
                     c.flops_z[m] = o >= 2 ? static_cast<double>(out[i * o + m_terms[m].flops]) : 0.0;
                 }

@@ -110,8 +110,7 @@ public:
             const std::size_t column = t.table->metric_index(m_models[m]->spec().metric_names().front());
             const double stored = t.table->metrics(*c.record[k], column);
             for (std::size_t j = 0; j < m_layout.models_per_task[k]; ++j, ++m) {
-                const nn::normalisation& s = m_models[m]->stats();
-                true_z[m] = (stored - s.output_mean[0]) / s.output_std[0];
+                true_z[m] = m_models[m]->stats().output_z(0, stored);
             }
         }
         return objective<double>(m_layout, true_z, c.flops_z);

@@ -154,7 +154,7 @@ private:
                     double* p = r.predicted.data() + r.at(begin + b, it) * outputs + offset;
                     if (j == 0) std::fill_n(p, o, 0.0);
                     for (std::size_t q = 0; q < o; ++q)
-                        p[q] += share * (static_cast<double>(host[b * o + q]) * s.output_std[q] + s.output_mean[q]);
+                        p[q] += share * s.output_value(q, static_cast<double>(host[b * o + q]));
                 }
             }
         }

@@ -41,7 +41,7 @@ public:
             std::vector<T> scale(dim), shift(dim);
             for (std::size_t i = 0; i < dim; ++i) {
                 scale[i] = static_cast<T>(m_scale[i] / s.input_std[i]);
-                shift[i] = static_cast<T>((m_zero[i] - s.input_mean[i]) / s.input_std[i]);
+                shift[i] = static_cast<T>(s.code_z(i, m_zero[i]));
                 a.identity = a.identity && s.input_std[i] == m_scale[i] && s.input_mean[i] == m_zero[i];
             }
             if (!a.identity) {

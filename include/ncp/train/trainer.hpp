@@ -471,18 +471,16 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
     const auto target_stats = data::column_stats(targets);
     const std::size_t n = b.size(), d = b.code_dim(), m = targets.shape(1);
 
-    // z-scored inputs and targets, float, row-major
-    std::vector<float> x(n * d), y(n * m);
-    for (std::size_t r = 0; r < n; ++r) {
-        for (std::size_t c = 0; c < d; ++c)
-            x[r * d + c] = static_cast<float>((b.codes(r, c) - code_stats.mean(c)) / code_stats.std(c));
-        for (std::size_t c = 0; c < m; ++c)
-            y[r * m + c] = static_cast<float>((targets(r, c) - target_stats.mean(c)) / target_stats.std(c));
-    }
     nn::normalisation stats{{code_stats.mean.begin(), code_stats.mean.end()},
                             {code_stats.std.begin(), code_stats.std.end()},
                             {target_stats.mean.begin(), target_stats.mean.end()},
                             {target_stats.std.begin(), target_stats.std.end()}};
+    // z-scored inputs and targets, float, row-major
+    std::vector<float> x(n * d), y(n * m);
+    for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t c = 0; c < d; ++c) x[r * d + c] = static_cast<float>(stats.code_z(c, b.codes(r, c)));
+        for (std::size_t c = 0; c < m; ++c) y[r * m + c] = static_cast<float>(stats.output_z(c, targets(r, c)));
+    }
 
     result res;
     res.metric_names = spec.metric_names();
@@ -556,7 +554,7 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
         summary.val_mae.assign(m, 0.0);
         for (std::size_t i = 0; i < nv; ++i)
             for (std::size_t c = 0; c < m; ++c) {
-                const double p = static_cast<double>(pred[i * m + c]) * target_stats.std(c) + target_stats.mean(c);
+                const double p = model.stats().output_value(c, static_cast<double>(pred[i * m + c]));
                 summary.val_mae[c] += std::abs(p - targets(val_rows[i], c));
             }
         for (double& v : summary.val_mae) v /= static_cast<double>(nv);
@@ -582,7 +580,7 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
     std::vector<double> p(nv), t(nv);
     for (std::size_t c = 0; c < m; ++c) {
         for (std::size_t i = 0; i < nv; ++i) {
-            p[i] = static_cast<double>(best_pred[i * m + c]) * target_stats.std(c) + target_stats.mean(c);
+            p[i] = model.stats().output_value(c, static_cast<double>(best_pred[i * m + c]));
             t[i] = targets(val_rows[i], c);
         }
         res.kendall_tau.push_back(data::kendall_tau_b(p, t));
