@@ -22,7 +22,8 @@ namespace {
 constexpr const char* usage =
     "usage: ncp train --cfg FILE [--device cpu|gpu] [--threads N] [--section.key value ...]\n"
     "  --cfg FILE            the run's YAML config (configs/seg.yaml, ...)\n"
-    "  --device cpu|gpu      where to train (default cpu); gpu: the cuBLAS backend on the first CUDA device\n"
+    "  --device cpu|gpu      where to train (default cpu); gpu: the cuBLAS backend on CUDA device CUDA_DEVICE\n"
+    "                        (config key, default 0)\n"
     "  --threads N           threads stepping a batch, at most one per row block of a batch (default: the machine's\n"
     "                        hardware threads, one thread for epochs where those are slower); results do not\n"
     "                        depend on it\n"

@@ -1,5 +1,5 @@
 #pragma once
-/// Version and the one error type of the library.
+/// Version and the error types of the library: `error`, and `usage_error`, its subclass for command-line misuse.
 
 #include <stdexcept>
 #include <string>

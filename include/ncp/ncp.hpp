@@ -58,3 +58,5 @@
 #include "ncp/search/editor.hpp"
 #include "ncp/search/report.hpp"
 #include "ncp/search/program.hpp"
+#include "ncp/search/ask.hpp"
+#include "ncp/search/ask_program.hpp"

@@ -251,13 +251,14 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
 }  // namespace detail
 
 /// Runs `ncp search` on models already read: groups them into tasks (several of one name: an ensemble), applies
-/// run.weights (names must be tasks), picks the space from the code dimension (27: NAS-Bench-MR, 30:
-/// NAS-Bench-201), loads each task's benchmark file where present (stored results; the records the config trains
-/// on are the known ones), builds the start codes (run.starts, or the config's), searches, writes the outputs into
-/// <log_dir>/<dataset> (tasks joined by '+' when several) when run.write, and returns the summary. Throws
-/// ncp::error naming the input for no models, models that do not fit the config or each other, unknown task names,
-/// bad start codes and budgets no architecture meets. run.threads (>= 1) step the batch and evaluate new codes; the
-/// results do not depend on them.
+/// run.weights (names must be tasks), picks the space from cfg.data.dataset (nas-bench-201: NAS-Bench-201, 30-value
+/// codes; any other: NAS-Bench-MR, 27-value codes) and rejects a model whose code dimension does not match, loads
+/// each task's benchmark file where present (stored results; the records the config trains on are the known ones),
+/// builds the start codes (run.starts, or the config's), searches, writes the outputs into <log_dir>/<dataset>
+/// (tasks joined by '+' when several) when run.write, and returns the summary. Throws ncp::error naming the input
+/// for no models, models that do not fit the config or each other, unknown task names, bad start codes and budgets
+/// no architecture meets. run.threads (>= 1) step the batch and evaluate new codes; the results do not depend on
+/// them.
 template <class T = float, class Backend = default_backend>
 summary run_search(const io::run_config& cfg, std::vector<model_input> models, const run_options& run = {}) {
     if (models.empty()) throw error("a search needs at least one model");
