@@ -72,11 +72,11 @@ int ask(std::span<const std::string> args) {
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
         } else {
-            throw ncp::usage_error("unexpected argument '" + a + "'\n" + usage);
+            throw ncp::usage_error("unexpected argument '" + a + "' (see ncp ask --help)");
         }
     }
     if (cfg_file.empty() || req.known.empty() || req.out.empty() || !have_n)
-        throw ncp::usage_error(std::string("missing --cfg, --known, --n or --out\n") + usage);
+        throw ncp::usage_error("missing --cfg, --known, --n or --out (see ncp ask --help)");
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
     if (req.export_dir && cfg.data.dataset == "nas-bench-201")
         throw ncp::usage_error("--export: NAS-Bench-201 cells are not NAS-Bench-MR networks; only those export");

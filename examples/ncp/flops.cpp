@@ -112,6 +112,10 @@ int run(std::span<const std::string> args) {
     const std::string content = codes_file.empty() ? std::string() : ncp::arch::read_text(codes_file);
     const std::optional<ncp::data::benchmark> bench =
         data_file.empty() ? std::nullopt : std::optional(ncp::data::load_benchmark(data_file));
+    if (bench && bench->code_dim() != ncp::arch::code_size)  // one line, not one a record
+        throw ncp::error(data_file + ": codes of " + std::to_string(bench->code_dim()) +
+                         " values; ncp flops counts NAS-Bench-MR codes of 27 (NAS-Bench-201 cells have no counted "
+                         "costs)");
     std::optional<std::size_t> flops_column;
     std::optional<std::size_t> params_column;
     if (compare) {

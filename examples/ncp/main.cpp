@@ -2,6 +2,8 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli.hpp"
 
@@ -33,7 +35,18 @@ int main(int argc, char** argv) {
         std::cerr << "ncp: unknown subcommand '" << name << "' (see ncp --help)\n";
         return 2;
     }
-    const std::vector<std::string> args(argv + 2, argv + argc);
+    // "--key=value" is read as "--key value", as most programs take it.
+    std::vector<std::string> args;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        const auto eq = a.find('=');
+        if (a.starts_with("--") && eq != std::string::npos && eq > 2) {
+            args.push_back(a.substr(0, eq));
+            args.push_back(a.substr(eq + 1));
+        } else {
+            args.push_back(a);
+        }
+    }
     try {
         return found->second.run(args);
     } catch (const ncp::usage_error& e) {

@@ -24,7 +24,7 @@ constexpr const char* usage =
 
 int predict(std::span<const std::string> args) {
     std::string model_path, codes_file;
-    std::vector<std::string> codes;
+    std::vector<std::string> codes, origins;
     int threads = ncp::cli::default_threads();
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -39,19 +39,23 @@ int predict(std::span<const std::string> args) {
         } else if (a == "--threads") {
             threads = ncp::cli::parse_threads(ncp::cli::option_value(args, i++));
         } else if (a.starts_with("--")) {
-            throw ncp::usage_error("unknown option '" + a + "'\n" + usage);
+            throw ncp::usage_error("unknown option '" + a + "' (see ncp predict --help)");
         } else {
             codes.push_back(a);
         }
     }
-    if (model_path.empty()) throw ncp::usage_error(std::string("missing --model CKPT\n") + usage);
+    if (model_path.empty()) throw ncp::usage_error("missing --model CKPT (see ncp predict --help)");
     if (!codes_file.empty()) {
         const std::string text = ncp::arch::read_text(codes_file);
-        for (const auto& line : ncp::arch::code_lines(text)) codes.emplace_back(line.text);
+        origins.resize(codes.size());  // codes given as arguments name themselves
+        for (const auto& line : ncp::arch::code_lines(text)) {
+            codes.emplace_back(line.text);
+            origins.push_back(codes_file + " line " + std::to_string(line.line));
+        }
     }
-    if (codes.empty()) throw ncp::usage_error(std::string("no codes given\n") + usage);
+    if (codes.empty()) throw ncp::usage_error("no codes given (see ncp predict --help)");
     auto model = ncp::io::load_predictor(model_path);
-    ncp::train::write_predictions(std::cout, model, codes, threads);
+    ncp::train::write_predictions(std::cout, model, codes, threads, origins);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "cli.hpp"
 #include "device.hpp"
 #include "ncp/export/files.hpp"
+#include "ncp/io/atomic.hpp"
 #include "ncp/search/program.hpp"
 
 namespace {
@@ -68,13 +69,14 @@ int search(std::span<const std::string> args) {
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
         } else {
-            throw ncp::usage_error("unexpected argument '" + a + "'\n" + usage);
+            throw ncp::usage_error("unexpected argument '" + a + "' (see ncp search --help)");
         }
     }
-    if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
+    if (cfg_file.empty()) throw ncp::usage_error("missing --cfg FILE (see ncp search --help)");
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
     if (!export_dir.empty() && cfg.data.dataset == "nas-bench-201")
         throw ncp::usage_error("--export: NAS-Bench-201 cells are not NAS-Bench-MR networks; only those export");
+    if (!export_dir.empty()) ncp::io::output_folder(export_dir);  // said before the search, not after
     // On a terminal, a live line while the starts are stepped (at most ten updates a second).
     const bool live = ::isatty(::fileno(stderr)) != 0;
     const auto began = std::chrono::steady_clock::now();

@@ -27,7 +27,7 @@ constexpr const char* usage =
     "options:\n"
     "  --records N       records to draw (default 2507, at most 1000000)\n"
     "  --seed S          seeds the landscape and the records (default 233)\n"
-    "  --noise SIGMA     standard deviation of an observed mIoU around the true one (default 0.5)\n";
+    "  --noise SIGMA     standard deviation of an observed mIoU around the true one, 0 to 1000 (default 0.5)\n";
 
 /// The value of option `args[i]` as a T (an unsigned integer or a double); usage_error when it is not one.
 template <class T>

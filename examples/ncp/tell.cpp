@@ -25,13 +25,13 @@ int tell(std::span<const std::string> args) {
         if (a == "--known") {
             known = ncp::cli::option_value(args, i++);
         } else if (a.starts_with("-") || !results.empty()) {
-            throw ncp::usage_error("unexpected argument '" + a + "'\n" + usage);
+            throw ncp::usage_error("unexpected argument '" + a + "' (see ncp tell --help)");
         } else {
             results = a;
         }
     }
     if (known.empty() || results.empty())
-        throw ncp::usage_error(std::string("missing --known or RESULTS.csv\n") + usage);
+        throw ncp::usage_error("missing --known or RESULTS.csv (see ncp tell --help)");
     const std::size_t added = ncp::io::append_results(known, results);
     std::cout << "ncp tell: " << added << " result" << (added == 1 ? "" : "s") << " added to " << known << "\n";
     return 0;

@@ -15,6 +15,7 @@
 
 #include "cli.hpp"
 #include "device.hpp"
+#include "ncp/io/atomic.hpp"
 #include "ncp/train/trainer.hpp"
 
 namespace {
@@ -57,10 +58,10 @@ int train(std::span<const std::string> args) {
         } else if (a.starts_with("--") && a.size() > 2) {
             overrides.emplace_back(a.substr(2), ncp::cli::option_value(args, i++));
         } else {
-            throw ncp::usage_error("unexpected argument '" + a + "'\n" + usage);
+            throw ncp::usage_error("unexpected argument '" + a + "' (see ncp train --help)");
         }
     }
-    if (cfg_file.empty()) throw ncp::usage_error(std::string("missing --cfg FILE\n") + usage);
+    if (cfg_file.empty()) throw ncp::usage_error("missing --cfg FILE (see ncp train --help)");
 
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
     const bool on_gpu = where == ncp::cli::device::gpu;
@@ -69,6 +70,7 @@ int train(std::span<const std::string> args) {
     const auto data_file = ncp::train::data_file(cfg);
     const auto bench = ncp::train::load_data(cfg);
     const auto out_dir = std::filesystem::path(cfg.log_dir) / cfg.data.dataset;
+    ncp::io::output_folder(out_dir);  // an unusable folder is said before training, not after
 
     std::ostringstream log;
     const bool live = ::isatty(::fileno(stderr)) != 0;

@@ -4,6 +4,7 @@
 /// "ncp/export/onnx.hpp" (ncp::onnx).
 
 #include "ncp/fwd.hpp"
+#include "ncp/parallel/memory.hpp"
 #include "ncp/parallel/thread_team.hpp"
 
 #include "ncp/backend/eigen_cpu.hpp"

@@ -217,6 +217,9 @@ TEST_CASE("bad options and invalid codes throw ncp::error naming them") {
     CHECK_THROWS_WITH_AS(arch::make_synthetic({.noise = -0.1}), doctest::Contains("noise"), ncp::error);
     CHECK_THROWS_AS(arch::make_synthetic({.noise = std::nan("")}), ncp::error);
     CHECK_THROWS_AS(arch::make_synthetic({.noise = INFINITY}), ncp::error);
+    CHECK_THROWS_WITH_AS(arch::make_synthetic({.records = 3, .noise = 1e308}),
+                         doctest::Contains("expected a number from 0 to 1000"), ncp::error);
+    CHECK(arch::make_synthetic({.records = 3, .noise = arch::synthetic_max_noise}).size() == 3);
     arch::code c = arch::synthetic_best_code();
     c[4] = 12;
     CHECK_THROWS_WITH_AS(arch::synthetic_score(c), doctest::Contains("code[4] = 12"), ncp::error);

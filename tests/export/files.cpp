@@ -38,7 +38,7 @@ TEST_CASE("failures: a folder that is a file, an unwritable place, an invalid co
     const arch::code k = arch::parse_code(ncp::test::all64);
     ncp::io::atomic_write(dir / "plain", "x");
     CHECK(contains(ncp::test::error_of([&] { exporting::write_network_files(dir / "plain", "net", k); }),
-                   (dir / "plain").string() + ": cannot create the folder"));
+                   (dir / "plain").string() + ": cannot create the output folder"));
     CHECK(contains(ncp::test::error_of([&] { exporting::write_network_files(dir / "plain" / "sub", "net", k); }),
                    (dir / "plain" / "sub").string()));
     arch::code bad = k;

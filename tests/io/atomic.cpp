@@ -61,6 +61,18 @@ TEST_CASE("unwritable targets are errors naming the target") {
     CHECK(entries(dir.path()) == 1);
 }
 
+TEST_CASE("output_folder creates missing folders and refuses what cannot hold files") {
+    const ncp::test::scratch_dir dir("atomic");
+    ncp::io::output_folder(dir / "a" / "b");
+    CHECK(std::filesystem::is_directory(dir / "a" / "b"));
+    ncp::io::output_folder(dir / "a" / "b");  // an existing folder is fine
+    std::ofstream(dir / "plain") << "x";
+    const auto under_file = (dir / "plain" / "out").string();
+    CHECK_THROWS_WITH_AS(ncp::io::output_folder(under_file),
+                         doctest::Contains((under_file + ": cannot create the output folder").c_str()), ncp::error);
+    CHECK_THROWS_WITH_AS(ncp::io::output_folder(dir / "plain"), doctest::Contains("plain"), ncp::error);
+}
+
 TEST_CASE("concurrent writers of one file leave one complete version") {
     const ncp::test::scratch_dir dir("atomic");
     std::vector<std::thread> writers;

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -101,4 +102,14 @@ TEST_CASE("damaged, foreign and missing files name the file") {
         ncp::io::save_checkpoint(path, bad),
         (path.string() + ": inconsistent checkpoint: tensor 'trunk.1.bias' holds 3 values for 1 x 4").c_str(),
         ncp::error);
+}
+
+TEST_CASE("layer sizes the stored tensors do not back are refused before the model is built") {
+    auto r = sample();  // 12 stored values; the sizes need 2 * 2 + 3 * 4 + 2 * 4 + (15 + 6 + 4) + (15 + 6 + 8)
+    CHECK_THROWS_WITH_AS(
+        ncp::io::make_predictor(r, "s.ckpt"),
+        "s.ckpt: the layer sizes (2 inputs, 4 shared, 3 separated) need 78 parameters, the checkpoint holds 12",
+        ncp::error);
+    r.shared_layer = std::int64_t{1} << 40;  // a damaged field: the model would take terabytes
+    CHECK_THROWS_WITH_AS(ncp::io::make_predictor(r, "s.ckpt"), doctest::Contains("separated) need "), ncp::error);
 }

@@ -120,5 +120,12 @@ TEST_CASE("bad config files are errors naming the file, the key and the line") {
 
     CHECK(error_of([&] { ncp::io::load_config("/no/such/config.yaml"); }).find("/no/such/config.yaml") !=
           std::string::npos);
-    for (const auto& p : {unknown, typed, section, broken, bad_value, groups}) fs::remove(p);
+
+    // YAML would let the second of two equal keys win without a word.
+    const auto twice = write_temp("twice.yaml", "optimization:\n  epoch: 2\n  batch_size: 64\n  epoch: 3\n");
+    CHECK(error_of([&] { ncp::io::load_config(twice); }) ==
+          twice.string() + ":4: key 'optimization.epoch' appears twice");
+    const auto folder = unknown.parent_path();
+    CHECK(error_of([&] { ncp::io::load_config(folder); }) == folder.string() + ": is a folder, not a config file");
+    for (const auto& p : {unknown, typed, section, broken, bad_value, groups, twice}) fs::remove(p);
 }

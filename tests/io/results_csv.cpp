@@ -64,6 +64,10 @@ TEST_CASE("NAS-Bench-201 cells as strings or one-hot values; a missing or header
     write(dir / "h.csv", "code,Acc\n");
     CHECK(ncp::io::read_results(dir / "h.csv", 0, true).header);
     CHECK(ncp::io::read_results(dir / "h.csv").size() == 0);
+    // A folder is not a missing file (nothing known), even where one is allowed.
+    fs::create_directory(dir / "folder.csv");
+    CHECK(error_of([&] { ncp::io::read_results(dir / "folder.csv", 0, true); }) ==
+          (dir / "folder.csv").string() + ": is a folder, not a CSV file");
 }
 
 TEST_CASE("bad results files: every error names the file and the line") {

@@ -43,6 +43,9 @@ TEST_CASE_TEMPLATE("the original's parameter names and shapes", P, test::on<floa
         shapes.emplace_back(p.value.rows(), p.value.cols());
     });
     REQUIRE(names.size() == 6 + 3 * 6);
+    double total = 0;
+    for (const auto& [rows, cols] : shapes) total += static_cast<double>(rows * cols);
+    CHECK(spec.parameters() == total);
     CHECK(names[0] == "fc.0.weight");
     CHECK(names[2] == "fc.1.weight");
     CHECK(shapes[2] == std::pair<index_t, index_t>{256, 27});

@@ -198,6 +198,36 @@ TEST_CASE("bad input: each error is one line naming the file (and line); usage e
     CHECK(r.status == 1);
     CHECK(contains(r.err, "ask.acquisition"));
     CHECK(!fs::exists(dir / "p.csv"));
+    // A header alone is checked too: its columns must still be the config's metrics.
+    std::ofstream(dir / "header.csv") << "code,mIoU,mAcc,aAcc,flops\n";
+    r = run_cli(ask_args(dir / "header.csv", dir / "p.csv", 5, {}));
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, (dir / "header.csv").string() + ": no column 'params'"));
+    fs::create_directory(dir / "folder.csv");
+    r = run_cli(ask_args(dir / "folder.csv", dir / "p.csv", 5, {}));
+    CHECK(r.err == "ncp ask: " + (dir / "folder.csv").string() + ": is a folder, not a CSV file\n");
+    std::vector<std::size_t> twenty(20);
+    for (std::size_t i = 0; i < twenty.size(); ++i) twenty[i] = i;
+    std::ofstream(dir / "twenty.csv") << o.results(twenty);
+    r = run_cli(ask_args(dir / "twenty.csv", dir / "p.csv", 5, {"--ask.members", "100000000"}));
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "ncp ask: the ensemble's 100000000 members ("));
+    CHECK(contains(r.err, "(fewer ask.members)\n"));
+    r = run_cli(ask_args(dir / "twenty.csv", dir / "p.csv", 5, {"--ask.random_starts", "100000000"}));
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "(fewer ask.random_starts, ask.start_known or editing.iters)\n"));
+    CHECK(!fs::exists(dir / "p.csv"));
+    // A code listed twice in the pool is one candidate.
+    std::ofstream(dir / "twice.txt") << o.codes[5] << "\n" << o.codes[5] << "\n" << o.codes[6] << "\n";
+    r = run_cli(ask_args(dir / "none.csv", dir / "p.csv", 3, {"--pool", (dir / "twice.txt").string()}));
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "ask: the pool holds 2 codes not yet known and within the budgets, fewer than 3"));
+    r = run_cli(ask_args(dir / "none.csv", dir / "p.csv", 2, {"--pool", (dir / "twice.txt").string()}));
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const auto rows = read_csv(dir / "p.csv");
+    REQUIRE(rows.size() == 3);
+    CHECK(std::set<std::string>{rows[1][0], rows[2][0]} == std::set<std::string>{o.codes[5], o.codes[6]});
+    fs::remove(dir / "p.csv");
     CHECK(run_cli(ask_args(known, dir / "p.csv", 0, {})).status == 2);
     CHECK(run_cli({"ask", "--cfg", seg_cfg, "--known", known.string(), "--out", "x.csv"}).status == 2);
     CHECK(run_cli({"tell", (dir / "r.csv").string()}).status == 2);

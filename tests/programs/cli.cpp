@@ -10,6 +10,12 @@ TEST_CASE("ncp --version prints the library version") {
     CHECK(r.out == std::string("ncp ") + ncp::version + "\n");
 }
 
+TEST_CASE("--key=value is read as --key value") {
+    const auto r = ncp::test::run_cli({"train", "--cfg=configs/none.yaml", "--threads=0"});
+    CHECK(r.status == 2);
+    CHECK(r.err == "ncp train: --threads takes a whole number from 1 to 4096 (got '0')\n");
+}
+
 TEST_CASE("an unknown subcommand is a usage error naming it") {
     const auto r = ncp::test::run_cli({"no-such-command"});
     CHECK(r.status == 2);

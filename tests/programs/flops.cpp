@@ -120,7 +120,18 @@ TEST_CASE("ncp flops --data counts every record; --compare adds the stored value
     const auto path = dir / "tiny.bin";
     ncp::io::write_benchmark(path, b);
 
-    auto r = ncp::test::run_cli({"flops", "--data", path.string()});
+    // A file of other codes (NAS-Bench-201's 30 values) is one error line, not one a record.
+    ncp::data::benchmark cells = b;
+    cells.codes = xt::zeros<double>({3, 30});
+    ncp::io::write_benchmark(dir / "cells.bin", cells);
+    auto r = ncp::test::run_cli({"flops", "--data", (dir / "cells.bin").string()});
+    CHECK(r.status == 1);
+    CHECK(r.out.empty());
+    CHECK(r.err == "ncp flops: " + (dir / "cells.bin").string() +
+                       ": codes of 30 values; ncp flops counts NAS-Bench-MR codes of 27 (NAS-Bench-201 cells have no "
+                       "counted costs)\n");
+
+    r = ncp::test::run_cli({"flops", "--data", path.string()});
     CHECK(r.status == 1);
     CHECK(r.out == std::string("code,flops_g,params_m\n") + all64 + ",1.959638194,4.128754\n" + all64 +
                        ",1.959638194,4.128754\n");

@@ -230,6 +230,26 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
     r = run_cli({"predict", "--model", ckpt.string(), "64_64-2_1_2_64"});
     CHECK(r.status == 1);
     CHECK(r.err.find("invalid code") != std::string::npos);
+    std::ofstream(dir / "codes.txt") << code << "\n\nfoo\n";
+    r = run_cli({"predict", "--model", ckpt.string(), "--codes", (dir / "codes.txt").string()});
+    CHECK(r.status == 1);
+    CHECK(r.err.find((dir / "codes.txt").string() + " line 3: invalid code string \"foo\"") == 13);
+
+    // Requests too large for memory are refused up front with the estimate, naming the keys to change.
+    r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--network.shared_layer",
+                 "100000000", "--log_dir", dir.path().string()});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("ncp train: the training's buffers (100000000 shared and 128 separated units, batches of 128) "
+                     "need about ") != std::string::npos);
+    CHECK(r.err.find("(a smaller network.shared_layer, network.seperated_layer or optimization.batch_size)\n") !=
+          std::string::npos);
+    // An output folder that cannot be made is said before training.
+    std::ofstream(dir / "plain") << "x";
+    r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--log_dir",
+                 (dir / "plain").string()});
+    CHECK(r.status == 1);
+    CHECK(r.err == "ncp train: " + (dir / "plain" / "seg").string() +
+                       ": cannot create the output folder (Not a directory)\n");
     CHECK(run_cli({"predict", "--model", ckpt.string()}).status == 2);
 
     const auto damaged = dir / "damaged.ckpt";

@@ -140,7 +140,7 @@ constexpr code round_code(std::span<const double> values) {
 /// The code held by 27 values that must be whole numbers (e.g. a row of a converted dataset); validated.
 constexpr code exact_code(std::span<const double> values) {
     if (values.size() != code_size)
-        throw error("a code has 27 values, not " + std::to_string(values.size()));
+        throw error("a NAS-Bench-MR code has 27 values, this one " + std::to_string(values.size()));
     code c{};
     for (std::size_t i = 0; i < code_size; ++i) {
         const double v = values[i];

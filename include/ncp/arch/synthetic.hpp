@@ -32,13 +32,15 @@ inline constexpr double synthetic_max_score = 80.0;
 inline constexpr std::string_view synthetic_setting = "synthetic";
 /// Most records make_synthetic draws: 1e6 records already take 256 MB.
 inline constexpr std::size_t synthetic_max_records = 1'000'000;
+/// Largest noise make_synthetic takes, in mIoU points: ten times the whole range of mIoU.
+inline constexpr double synthetic_max_noise = 1000.0;
 
 /// What make_synthetic draws.
 struct synthetic_options {
     std::size_t records = 2507;  ///< number of records, 1..synthetic_max_records (NAS-Bench-MR has 2507)
     std::uint64_t seed = 233;    ///< seeds the landscape, then the records' codes and noise
     double noise = 0.5;          ///< standard deviation of an observed mIoU around the true one (mAcc: the same,
-                                 ///< aAcc: a quarter); finite, >= 0
+                                 ///< aAcc: a quarter); 0..synthetic_max_noise
 };
 
 /// Throws ncp::error naming the option that is out of range.
@@ -46,8 +48,10 @@ inline void validate(const synthetic_options& o) {
     if (o.records < 1 || o.records > synthetic_max_records)
         throw error("synthetic records = " + std::to_string(o.records) + ": expected 1.." +
                     std::to_string(synthetic_max_records));
-    if (!(o.noise >= 0.0 && std::isfinite(o.noise)))
-        throw error("synthetic noise = " + std::to_string(o.noise) + ": expected a finite number >= 0");
+    // mIoU is in points (0..100): a larger sigma means nothing, and one near the double's range overflows.
+    if (!(o.noise >= 0.0 && o.noise <= synthetic_max_noise))
+        throw error("synthetic noise = " + std::to_string(o.noise) + ": expected a number from 0 to " +
+                    std::to_string(static_cast<int>(synthetic_max_noise)));
 }
 
 /// Two code dimensions.

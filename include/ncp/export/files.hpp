@@ -22,9 +22,7 @@ inline std::array<std::filesystem::path, 2> write_network_files(const std::files
                                                                 const arch::convention& c = {}) {
     const std::string module = torch_module(k, c);
     const std::string json = network_json(k, c);
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw error(dir.string() + ": cannot create the folder (" + ec.message() + ")");
+    io::output_folder(dir);
     const std::array<std::filesystem::path, 2> paths{dir / (name + ".py"), dir / (name + ".json")};
     io::atomic_write(paths[0], module);
     io::atomic_write(paths[1], json);

@@ -1,8 +1,10 @@
 #pragma once
 /// Atomic file output: readers see the old file or the complete new one, never a partial write.
 
+#include <cerrno>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -10,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <unistd.h>
 
 #include "ncp/config.hpp"
 
@@ -57,6 +61,17 @@ void atomic_write(const std::filesystem::path& target, Write&& write) {
         discard();
         throw;
     }
+}
+
+/// Creates folder `dir` where missing and checks that files can be made in it; throws ncp::error naming it. Programs
+/// call it for their output folders before long work, so that an unusable folder is said at once, not after it.
+inline void output_folder(const std::filesystem::path& dir) {
+    const std::filesystem::path folder = dir.empty() ? std::filesystem::path(".") : dir;
+    std::error_code ec;
+    std::filesystem::create_directories(folder, ec);
+    if (ec) throw error(folder.string() + ": cannot create the output folder (" + ec.message() + ")");
+    if (::access(folder.c_str(), W_OK | X_OK) != 0)
+        throw error(folder.string() + ": cannot write in the output folder (" + std::strerror(errno) + ")");
 }
 
 /// Writes `contents` to `target` atomically.

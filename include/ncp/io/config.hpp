@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -287,8 +288,11 @@ inline void apply_config_node(run_config& cfg, const YAML::Node& node, const std
         throw error(config_origin(source, node) + ": " + (prefix.empty() ? "the config" : "key '" + prefix + "'") +
                     " must be a mapping of keys");
     }
+    std::set<std::string> seen;  // YAML lets a later duplicate win silently: a config must say each key once
     for (const auto& item : node) {
         const std::string key = (prefix.empty() ? "" : prefix + ".") + item.first.as<std::string>();
+        if (!seen.insert(key).second)
+            throw error(config_origin(source, item.first) + ": key '" + key + "' appears twice");
         bool known = false;
         bool is_section = false;
         for_each_config_field(cfg, [&](std::string_view name, auto& field) {
@@ -422,7 +426,9 @@ inline void apply_overrides(run_config& cfg, std::span<const std::pair<std::stri
 /// Reads a YAML config file (keys absent from it keep ncp's defaults, which are the original's) and validates it.
 inline run_config load_config(const std::filesystem::path& file,
                               std::span<const std::pair<std::string, std::string>> overrides = {}) {
-    if (!std::filesystem::exists(file)) throw error(file.string() + ": config file not found");
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) throw error(file.string() + ": config file not found");
+    if (std::filesystem::is_directory(file, ec)) throw error(file.string() + ": is a folder, not a config file");
     YAML::Node root;
     try {
         root = YAML::LoadFile(file.string());

@@ -93,6 +93,7 @@ inline results_table read_results(const std::filesystem::path& file, index_t dim
         if (missing_ok) return {};
         throw error(name + ": no such file");
     }
+    if (std::filesystem::is_directory(file, ec)) throw error(name + ": is a folder, not a CSV file");
     std::ifstream in(file, std::ios::binary);
     if (!in) throw error(name + ": cannot be read");
     results_table t;

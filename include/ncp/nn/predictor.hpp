@@ -34,6 +34,15 @@ struct predictor_spec {
         for (const auto& g : metric_groups) n += static_cast<index_t>(g.size());
         return n;
     }
+    /// Parameters of the model: a double, so that estimates for absurd layer sizes do not overflow.
+    double parameters() const {
+        const auto in = static_cast<double>(input_dim), shared = static_cast<double>(shared_layer),
+                   sep = static_cast<double>(separated_layer);
+        double n = 2 * in + (in + 1) * shared + 2 * shared;  // batch norm, linear, batch norm
+        for (const auto& g : metric_groups)
+            n += (shared + 1) * sep + 2 * sep + (sep + 1) * static_cast<double>(g.size());  // linear, batch norm, linear
+        return n;
+    }
     /// Metric names in output order.
     std::vector<std::string> metric_names() const {
         std::vector<std::string> names;

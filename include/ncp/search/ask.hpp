@@ -125,6 +125,8 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
         taken.insert(known_codes.back());
     }
     std::vector<proposal<code_type>> out;
+    // The metric columns are checked also when no result is known yet (a header alone).
+    const data::benchmark table = known.header ? known_benchmark(cfg, known, known_file) : data::benchmark{};
 
     // Nothing known: seeded random codes within the budgets (from the pool when there is one).
     if (known.size() == 0) {
@@ -155,12 +157,17 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
         return out;
     }
 
-    // The ensemble, members trained side by side (each one's bits do not depend on where it runs).
-    const data::benchmark table = known_benchmark(cfg, known, known_file);
+    // The ensemble, members trained side by side (each one's bits do not depend on where it runs). Refused up front
+    // when it would not fit: the members in training, and each trained member counted as much again.
     const auto& a = cfg.ask;
+    const int team_size = std::min(threads, a.members);
+    parallel::require_memory(static_cast<double>(team_size + a.members) *
+                                 train::memory_estimate(detail::member_config(cfg, 1, table.size()), table),
+                             "the ensemble's " + std::to_string(a.members) + " members (" +
+                                 std::to_string(team_size) + " in training at a time)",
+                             "fewer ask.members");
     std::vector<io::model_record> records(static_cast<std::size_t>(a.members));
     {
-        const int team_size = std::min(threads, a.members);
         parallel::thread_team team(team_size);
         say("training " + std::to_string(a.members) + " members on " + std::to_string(table.size()) + " results");
         team.for_each(records.size(), [&](std::size_t m, int) {
@@ -207,6 +214,8 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
                 const auto near = space.neighbours(s);
                 codes.insert(codes.end(), near.begin(), near.end());
             }
+        ed.check_memory(starts.size() + static_cast<std::size_t>(a.random_starts),
+                        "fewer ask.random_starts, ask.start_known or editing.iters");
         std::mt19937_64 gen(static_cast<std::uint64_t>(cfg.seed) ^ 0x61736b2d73746172ULL);
         for (int i = 0; i < a.random_starts; ++i) starts.push_back(space.random_code(gen));
         if (!starts.empty()) {

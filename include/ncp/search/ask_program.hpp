@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "ncp/arch/code_list.hpp"
@@ -71,11 +72,13 @@ template <class Space>
 std::string ask_in(const io::run_config& cfg, const Space& space, const io::results_table& known,
                    const std::string& source, std::size_t n, const std::vector<std::vector<double>>* pool, int threads,
                    const ask_progress& progress, const std::filesystem::path* export_dir) {
-    std::vector<typename Space::code_type> codes;
+    std::vector<typename Space::code_type> codes;  // the pool's distinct codes, in file order
+    std::unordered_set<typename Space::code_type, code_hash> listed;
     if (pool != nullptr)
         for (std::size_t i = 0; i < pool->size(); ++i) {
             try {
-                codes.push_back(space.exact((*pool)[i]));
+                const auto code = space.exact((*pool)[i]);
+                if (listed.insert(code).second) codes.push_back(code);
             } catch (const error& e) {
                 throw error("pool code " + std::to_string(i) + ": " + e.what());
             }
@@ -119,6 +122,9 @@ inline std::string ask_csv(const io::run_config& cfg, const io::results_table& k
 /// Returns the number of proposals.
 inline std::size_t run_ask(const io::run_config& cfg, const ask_request& req, const ask_progress& progress = {}) {
     const io::results_table known = io::read_results(req.known, ask_dim(cfg), true);
+    // The output folders are said to be unusable before the ensemble trains, not after.
+    io::output_folder(req.out.parent_path());
+    if (req.export_dir) io::output_folder(*req.export_dir);
     std::optional<std::vector<std::vector<double>>> pool;
     if (req.pool) pool = detail::read_pool(*req.pool, ask_dim(cfg));
     io::atomic_write(req.out, ask_csv(cfg, known, req.known.string(), req.n, pool ? &*pool : nullptr, req.threads,

@@ -8,17 +8,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
-#include <iomanip>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
 
 #include "ncp/nn/predictor.hpp"
 #include "ncp/search/memo.hpp"
@@ -28,6 +23,7 @@
 #include "ncp/search/space.hpp"
 #include "ncp/search/stepper.hpp"
 #include "ncp/search/z_space.hpp"
+#include "ncp/parallel/memory.hpp"
 #include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::search {
@@ -39,33 +35,6 @@ struct task {
     double weight = 1;                             ///< weight of its main metric (in z-units) in the objective
     std::vector<nn::predictor<T, Backend>> models;  ///< one model, or an ensemble (mean and spread)
 };
-
-namespace detail {
-
-/// Memory this process may still take, in bytes: Linux's MemAvailable, else the physical memory.
-inline double available_memory() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    double kib = 0;
-    while (meminfo >> key >> kib)
-        if (key == "MemAvailable:") return kib * 1024;
-    return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-}
-
-/// `bytes` as "12.3 GiB".
-inline std::string bytes_text(double bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    std::size_t u = 0;
-    while (bytes >= 1024 && u + 1 < std::size(units)) {
-        bytes /= 1024;
-        ++u;
-    }
-    std::ostringstream s;
-    s << std::fixed << std::setprecision(1) << bytes << " " << units[u];
-    return s.str();
-}
-
-}  // namespace detail
 
 /// The NCP editor over one space, any number of tasks (each one model or an ensemble) and a backend.
 template <class Space, class T = float, class Backend = default_backend>
@@ -113,14 +82,14 @@ public:
         return static_cast<double>(starts) * (static_cast<double>(m_opt.iters) + 1) * static_cast<double>(per_record);
     }
 
-    /// Throws, naming the estimate and the memory available, when a search from `starts` codes would not fit.
-    void check_memory(std::size_t starts) const {
-        const double need = memory_estimate(starts), have = detail::available_memory();
-        if (need > have)
-            throw error("the search's records (" + std::to_string(starts) + " starts x " +
-                        std::to_string(static_cast<std::int64_t>(m_opt.iters) + 1) +
-                        " recorded iterations) need about " + detail::bytes_text(need) + " of memory, more than the " +
-                        detail::bytes_text(have) + " available (fewer editing.starts or editing.iters)");
+    /// Throws, naming the estimate, the memory available and `advice`, when a search from `starts` codes would not
+    /// fit.
+    void check_memory(std::size_t starts, const std::string& advice = "fewer editing.starts or editing.iters") const {
+        parallel::require_memory(memory_estimate(starts),
+                                 "the search's records (" + std::to_string(starts) + " starts x " +
+                                     std::to_string(static_cast<std::int64_t>(m_opt.iters) + 1) +
+                                     " recorded iterations)",
+                                 advice);
     }
 
     /// Searches from `starts` (one batch) and selects; see the header comments of stepper.hpp and selection.hpp.

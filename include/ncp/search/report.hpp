@@ -403,9 +403,7 @@ std::string results_svg(const report<Space>& rep) {
 /// atomically.
 template <class Space>
 void write_results(const std::filesystem::path& dir, const report<Space>& rep, const std::string& json) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw error(dir.string() + ": cannot create the output folder (" + ec.message() + ")");
+    io::output_folder(dir);
     io::atomic_write(dir / "ncp.json", json);
     io::atomic_write(dir / "ncp.csv", results_csv(rep));
     io::atomic_write(dir / "ncp.svg", results_svg(rep));

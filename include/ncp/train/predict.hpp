@@ -2,9 +2,11 @@
 /// Predicting with a trained model from codes as users write them (arch::parse_model_code). Results come as CSV in
 /// the model's metric order, original units.
 
+#include <charconv>
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ncp/arch/model_code.hpp"
@@ -15,16 +17,22 @@ namespace ncp::train {
 
 /// Writes the CSV of `model`'s predictions for `codes` (texts as given): a header `code,<metric>,...`, then one
 /// row per code, the code quoted, metrics in original units and shortest round-trip form. `threads` as
-/// nn::predictor::predict's (the output does not depend on it).
+/// nn::predictor::predict's (the output does not depend on it). `origins`, when given, says where each code comes
+/// from in the error for an invalid one ("codes.txt line 3"; empty: the code itself names it).
 template <class T, class Backend>
 void write_predictions(std::ostream& out, nn::predictor<T, Backend>& model, std::span<const std::string> codes,
-                       int threads = parallel::hardware_threads()) {
+                       int threads = parallel::hardware_threads(), std::span<const std::string> origins = {}) {
     const index_t dim = model.spec().input_dim;
     std::vector<double> flat;
     flat.reserve(codes.size() * static_cast<std::size_t>(dim));
-    for (const auto& c : codes) {
-        const auto v = arch::parse_model_code(c, dim);
-        flat.insert(flat.end(), v.begin(), v.end());
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+        try {
+            const auto v = arch::parse_model_code(codes[i], dim);
+            flat.insert(flat.end(), v.begin(), v.end());
+        } catch (const error& e) {
+            if (i >= origins.size() || origins[i].empty()) throw;
+            throw error(origins[i] + ": " + e.what());
+        }
     }
     const auto names = model.spec().metric_names();
     const std::vector<double> pred = model.predict(flat, threads);

@@ -37,6 +37,7 @@
 #include "ncp/nn/predictor.hpp"
 #include "ncp/optim/optimizers.hpp"
 #include "ncp/optim/schedulers.hpp"
+#include "ncp/parallel/memory.hpp"
 #include "ncp/parallel/thread_team.hpp"
 
 namespace ncp::train {
@@ -204,6 +205,24 @@ inline nn::predictor_spec make_spec(const io::run_config& cfg, const data::bench
     spec.check();
     return spec;
 }
+
+}  // namespace detail
+
+/// Bytes train_predictor(cfg, b) holds, about: the model's parameters eight times (values, gradients, the
+/// optimiser's two moments, the row split's sums, the best and last records), a batch's activations and their
+/// gradients, the records z-scored. A double, so that absurd layer sizes do not overflow. Throws as train_predictor
+/// does for a network that does not fit b.
+inline double memory_estimate(const io::run_config& cfg, const data::benchmark& b) {
+    const nn::predictor_spec spec = detail::make_spec(cfg, b);
+    double row = 2 * static_cast<double>(spec.input_dim) + 6 * static_cast<double>(spec.shared_layer);
+    for (const auto& g : spec.metric_groups)
+        row += 6 * static_cast<double>(spec.separated_layer) + 2 * static_cast<double>(g.size());
+    const double codes_and_targets = static_cast<double>(spec.input_dim + spec.outputs());
+    return sizeof(float) * (8 * spec.parameters() + 2 * row * static_cast<double>(cfg.optimization.batch_size) +
+                            3 * codes_and_targets * static_cast<double>(b.size()));
+}
+
+namespace detail {
 
 /// Picks the thread count of each epoch when adapting: all `threads` (results do not depend on it) unless the last
 /// epochs showed one thread to be faster, as on a machine where other processes hold the cores. It times one
@@ -465,6 +484,11 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
     const auto start = clock::now();
     const auto& o = cfg.optimization;
     const nn::predictor_spec spec = detail::make_spec(cfg, b);
+    parallel::require_memory(memory_estimate(cfg, b),
+                             "the training's buffers (" + std::to_string(spec.shared_layer) + " shared and " +
+                                 std::to_string(spec.separated_layer) + " separated units, batches of " +
+                                 std::to_string(o.batch_size) + ")",
+                             "a smaller network.shared_layer, network.seperated_layer or optimization.batch_size");
     const auto groups = data::metric_groups(b, cfg.data.metrics);
     const xt::xtensor<double, 2> targets = data::select_metrics(b, groups);
     const auto code_stats = data::column_stats(b.codes);
@@ -645,12 +669,10 @@ inline std::string split_json(const result& r) {
 }
 
 /// Writes best_model.ckpt, last_model.ckpt, metrics.json, split.json and train.log (`log`) into `dir`, each
-/// atomically; creates `dir`.
+/// atomically; creates `dir` (io::output_folder).
 inline void write_outputs(const result& r, const io::run_config& cfg, const std::filesystem::path& dir,
                           const std::string& log) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw error(dir.string() + ": cannot create the output folder (" + ec.message() + ")");
+    io::output_folder(dir);
     io::save_checkpoint(dir / "best_model.ckpt", r.best);
     io::save_checkpoint(dir / "last_model.ckpt", r.last);
     io::atomic_write(dir / "metrics.json", metrics_json(r, cfg));
