@@ -57,4 +57,7 @@ TEST_CASE("run_search on loaded models: ncp.json as text, written only when aske
                          "a search needs at least one model", error);
     CHECK_THROWS_WITH_AS(search::run_search(cfg, {{"", trained.best, "trained"}}, {.weights = {{"cls", 2.0}}}),
                          doctest::Contains("unknown task name 'cls'"), error);
+    CHECK_THROWS_WITH_AS(search::run_search(cfg, {{"", trained.best, "trained"}},
+                                            {.weights = {{"synthetic", 2.0}, {"synthetic", 3.0}}}),
+                         "--weights: task 'synthetic' is weighted twice", error);
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -272,7 +273,9 @@ summary run_search(const io::run_config& cfg, std::vector<model_input> models, c
         found->records.push_back(std::move(m.record));
         found->paths.push_back(std::move(m.source));
     }
+    std::set<std::string> weighted;
     for (const auto& [name, w] : run.weights) {
+        if (!weighted.insert(name).second) throw error("--weights: task '" + name + "' is weighted twice");
         auto found = std::find_if(loaded.begin(), loaded.end(), [&](const auto& t) { return t.name == name; });
         if (found == loaded.end()) {
             std::string names;
