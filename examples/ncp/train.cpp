@@ -81,16 +81,19 @@ int train(std::span<const std::string> args) {
     };
     const auto used = std::min<ncp::index_t>(threads, ncp::train::row_blocks_for(cfg.optimization.batch_size));
     const std::string workers = on_gpu ? std::string("GPU") : std::to_string(used) + " thread(s)";
-    note("ncp train: " + cfg_file + " on " + data_file.string() + " (" + std::to_string(bench.size()) + " records, " +
-         std::to_string(bench.code_dim()) + "-dim codes), " + std::to_string(cfg.optimization.epoch) + " epochs, " +
-         cfg.optimization.optimizer + " + " + cfg.optimization.scheduler + ", " + cfg.optimization.criterion +
-         " loss, seed " + std::to_string(cfg.seed) + ", " + workers);
 
     std::vector<std::string> names;
     for (const auto& g : cfg.data.metrics) names.insert(names.end(), g.begin(), g.end());
     ncp::train::options opt;
     opt.threads = threads;
     opt.adapt_threads = adapt;
+    opt.on_start = [&] {
+        note("ncp train: " + cfg_file + " on " + data_file.string() + " (" + std::to_string(bench.size()) +
+             " records, " + std::to_string(bench.code_dim()) + "-dim codes), " +
+             std::to_string(cfg.optimization.epoch) + " epochs, " + cfg.optimization.optimizer + " + " +
+             cfg.optimization.scheduler + ", " + cfg.optimization.criterion + " loss, seed " +
+             std::to_string(cfg.seed) + ", " + workers);
+    };
     opt.on_epoch = [&](const ncp::train::progress& p) {
         const auto& e = p.last;
         std::string line = "epoch " + std::to_string(e.epoch + 1) + "/" + std::to_string(p.epochs) + " | loss " +

@@ -243,6 +243,10 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
                      "need about ") != std::string::npos);
     CHECK(r.err.find("(a smaller network.shared_layer, network.seperated_layer or optimization.batch_size)\n") !=
           std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // no header line before the error
+    r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--optimization.batch_size", "1",
+                 "--log_dir", dir.path().string()});
+    CHECK(r.err == "ncp train: optimization.batch_size must be at least 2 (batch norm needs two records)\n");
     // An output folder that cannot be made is said before training.
     std::ofstream(dir / "plain") << "x";
     r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--log_dir",

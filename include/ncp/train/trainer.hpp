@@ -76,6 +76,9 @@ struct options {
     /// results do not depend on it. Device backends use one.
     int threads = parallel::hardware_threads();
     bool adapt_threads = false;  ///< run epochs on one thread while that is faster (a busy machine)
+    /// Called once the config, data and sizes are checked, before the first epoch (may be empty): a program's
+    /// header line then follows the errors of its input instead of preceding them.
+    std::function<void()> on_start = {};
     std::function<void(const progress&)> on_epoch = {};  ///< called after every epoch (may be empty)
     /// Called every config `log_interval` batches within an epoch, on the calling thread (may be empty).
     std::function<void(const batch_progress&)> on_batch = {};
@@ -544,6 +547,7 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
     std::vector<std::size_t> order = train_rows;
     std::mt19937_64 shuffler(res.seed ^ 0x5851f42d4c957f2dULL);  // batches: a stream apart from the split's
     double best_mae = std::numeric_limits<double>::infinity();
+    if (opt.on_start) opt.on_start();
     const auto loop_start = clock::now();
     for (int epoch = 0; epoch < o.epoch; ++epoch) {
         detail::shuffle(order, shuffler);
