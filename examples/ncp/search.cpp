@@ -76,7 +76,7 @@ int search(std::span<const std::string> args) {
     const auto cfg = ncp::io::load_config(cfg_file, overrides);
     if (!export_dir.empty() && cfg.data.dataset == "nas-bench-201")
         throw ncp::usage_error("--export: NAS-Bench-201 cells are not NAS-Bench-MR networks; only those export");
-    if (!export_dir.empty()) ncp::io::output_folder(export_dir);  // said before the search, not after
+    if (!export_dir.empty()) ncp::io::check_output_folder(export_dir);  // said before the search, not after
     // On a terminal, a live line while the starts are stepped (at most ten updates a second).
     const bool live = ::isatty(::fileno(stderr)) != 0;
     const auto began = std::chrono::steady_clock::now();

@@ -43,13 +43,9 @@ T number_option(std::span<const std::string> args, std::size_t i) {
 
 /// Writes the benchmark and prints the summary.
 int generate(const std::filesystem::path& out, const ncp::arch::synthetic_options& options) {
+    ncp::io::check_output_folder(out.parent_path());
     const auto bench = ncp::arch::make_synthetic(options);
-    if (out.has_parent_path()) {
-        std::error_code ec;
-        std::filesystem::create_directories(out.parent_path(), ec);
-        if (ec) throw ncp::error(out.string() + ": cannot create folder " + out.parent_path().string() + " (" +
-                                 ec.message() + ")");
-    }
+    ncp::io::make_output_folder(out.parent_path());
     ncp::io::write_benchmark(out, bench);
 
     const ncp::arch::synthetic_landscape landscape(options.seed);

@@ -70,7 +70,7 @@ int train(std::span<const std::string> args) {
     const auto data_file = ncp::train::data_file(cfg);
     const auto bench = ncp::train::load_data(cfg);
     const auto out_dir = std::filesystem::path(cfg.log_dir) / cfg.data.dataset;
-    ncp::io::output_folder(out_dir);  // an unusable folder is said before training, not after
+    ncp::io::check_output_folder(out_dir);  // an unusable folder is said before training, not after
 
     std::ostringstream log;
     const bool live = ::isatty(::fileno(stderr)) != 0;

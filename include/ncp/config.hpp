@@ -1,6 +1,8 @@
 #pragma once
-/// Version and the error types of the library: `error`, and `usage_error`, its subclass for command-line misuse.
+/// Version and the error types of the library: `error`, and `usage_error`, its subclass for command-line misuse; the
+/// text of numbers in their messages.
 
+#include <charconv>
 #include <stdexcept>
 #include <string>
 
@@ -31,5 +33,11 @@ class usage_error : public error {
 public:
     using error::error;
 };
+
+/// Shortest text that reads back as the same double ("0.1", "1e+300"): numbers in messages and written files.
+inline std::string number_text(double v) {
+    char buffer[32];
+    return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
+}
 
 }  // namespace ncp

@@ -69,14 +69,33 @@ def _threads(threads: Optional[int]) -> int:
 
 def _override_pairs(overrides: Overrides) -> List[Tuple[str, str]]:
     """Overrides as the program's ``--key value`` pairs: strings as they are, paths as paths, anything else as JSON
-    (which the library reads as YAML: ``True`` -> ``true``, ``[["mIoU"]]`` -> ``[["mIoU"]]``)."""
+    (which the library reads as YAML: ``True`` -> ``true``, ``[["mIoU"]]`` -> ``[["mIoU"]]``; NumPy values as their
+    lists). Anything JSON cannot write (bytes, sets, objects) is a TypeError naming the key."""
+    if overrides is None:
+        return []
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides: expected a dict of dotted keys, got {type(overrides).__name__}")
     pairs = []
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
-        text = value if isinstance(value, str) else json.dumps(value, default=lambda v: v.tolist())
+
+        def listed(v: Any, key: Any = key) -> Any:
+            if hasattr(v, "tolist"):
+                return v.tolist()
+            raise TypeError(f"overrides[{key!r}]: a {type(v).__name__} cannot be written as YAML")
+
+        text = value if isinstance(value, str) else json.dumps(value, default=listed)
         pairs.append((str(key), text))
     return pairs
+
+
+def _whole(name: str, value: Any) -> int:
+    """``value`` as an int, naming the argument: 2.7 or "3" is a TypeError, not 2 or 3."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected a whole number, got {type(value).__name__}") from None
 
 
 def parse_code(text: str) -> npt.NDArray[np.int64]:
@@ -205,6 +224,8 @@ def train(cfg: PathLike, overrides: Overrides = None, data: Optional[Benchmark] 
     "SEED": 1}``; ``data``: a :class:`Benchmark` to train on instead of the file the config names (data.subset
     still applies). Nothing is written: save the models with :meth:`Model.save`. Raises :class:`Error` for an
     unknown key, a bad value, a missing file or data that do not fit the config."""
+    if data is not None and (not isinstance(data, Benchmark) or data._impl is None):
+        raise TypeError(f"data: expected an ncp.Benchmark (load_benchmark), got {type(data).__name__}")
     best, last, metrics = _ncp.train(cfg, _override_pairs(overrides), None if data is None else data._impl)
     return TrainResult(Model(best), Model(last), json.loads(metrics))
 
@@ -226,17 +247,33 @@ def search(cfg: PathLike, models: Union[Model, Sequence[Model], Mapping[str, Uni
     codes (strings or rows of values) in place of the config's editing.start/starts/start_file. ``write``: also
     write ``ncp.json``, ``ncp.csv`` and ``ncp.svg`` into ``<log_dir>/<dataset>/``. ``weights``: task weights
     (``--weights NAME=W,...``). Raises :class:`Error` as the program fails."""
-    if isinstance(models, Model):
-        pairs = [("", models._impl)]
-    elif isinstance(models, Mapping):
-        pairs = []
-        for name, group in models.items():
-            members = [group] if isinstance(group, Model) else list(group)
-            pairs += [(str(name), _model_impl(m)) for m in members]
+    def members(group: Any, what: str) -> List[Any]:
+        if isinstance(group, Model):
+            return [group]
+        if isinstance(group, (str, bytes)) or not isinstance(group, (Sequence, np.ndarray)):
+            raise TypeError(f"{what}: expected ncp.Model, a list of them or a dict of them, got {type(group).__name__}")
+        return list(group)
+
+    if isinstance(models, Mapping):
+        pairs = [(str(name), _model_impl(m))
+                 for name, group in models.items() for m in members(group, f"models[{name!r}]")]
     else:
-        pairs = [("", _model_impl(m)) for m in models]
-    start_texts = [s if isinstance(s, str) else format_code(s) for s in (starts if starts is not None else [])]
-    weight_pairs = [(str(k), float(v)) for k, v in (weights or {}).items()]
+        pairs = [("", _model_impl(m)) for m in members(models, "models")]
+    if isinstance(starts, (str, bytes)):
+        raise Error("starts: expected a list of codes, not one string")
+    start_texts = []
+    for i, s in enumerate(starts if starts is not None else []):
+        try:
+            start_texts.append(s if isinstance(s, str) else format_code(s))
+        except Error as e:
+            raise Error(f"starts[{i}]: {e}") from None
+    if weights is not None and not isinstance(weights, Mapping):
+        raise TypeError(f"weights: expected a dict task name -> weight, got {type(weights).__name__}")
+    weight_pairs = []
+    for k, v in (weights or {}).items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"weights[{k!r}]: expected a number, got {type(v).__name__}")
+        weight_pairs.append((str(k), float(v)))
     text = _ncp.search(cfg, _override_pairs(overrides), pairs, weight_pairs, start_texts, write)
     return json.loads(text)
 
@@ -251,10 +288,20 @@ def ask(cfg: PathLike, known_codes: Codes, known_metrics: npt.ArrayLike, n: int,
     with ``code``, ``predicted_<main metric>``, ``spread``, ``flops_g``, ``params_m`` (``None`` where unknown).
     ``threads``: default the machine's; the proposals do not depend on it. Raises :class:`Error` as the program
     fails."""
-    changes = _override_pairs(overrides) + [("SEED", str(int(seed)))]
-    metrics = np.asarray(known_metrics, dtype=np.float64)
+    changes = _override_pairs(overrides) + [("SEED", str(_whole("seed", seed)))]
+    if known_codes is None:
+        raise TypeError("known_codes: expected code strings or a (k, d) array (an empty list: nothing known)")
+    try:
+        metrics = np.asarray(known_metrics, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("known_metrics: expected a (k, m) array of numbers (an empty list: nothing known)") from None
+    if metrics.ndim == 0:
+        raise TypeError("known_metrics: expected a (k, m) array of numbers (an empty list: nothing known)")
+    count = _whole("n", n)
+    if count < 0:
+        raise Error(f"n: expected a number of proposals, got {count}")
     text = _ncp.ask(cfg, changes, known_codes, metrics.reshape(len(metrics), -1) if metrics.size else metrics,
-                    int(n), pool, _threads(threads))
+                    count, pool, _threads(threads))
     lines = text.splitlines()
     header = lines[0].split(",")
     out = []

@@ -46,10 +46,18 @@ public:
                 return;
             }
         }
-        m_array = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(codes);
-        if (!m_array) throw error(what + ": expected a list of code strings or an (n, d) array of numbers");
-        if (m_array.ndim() != 2)
-            throw error(what + ": expected an (n, d) array, got " + std::to_string(m_array.ndim()) + " dimension(s)");
+        const py::array given = py::array::ensure(codes);  // any dtype; the float64 copy, if needed, comes after
+        if (!given) throw error(what + ": expected a list of code strings or an (n, d) array of numbers");
+        const char kind = given.dtype().kind();
+        if (kind != 'i' && kind != 'u' && kind != 'f')  // complex values would lose their imaginary part silently
+            throw error(what + ": expected real numbers, got an array of " +
+                        py::str(given.dtype()).cast<std::string>());
+        if (given.ndim() != 2)
+            throw error(what + ": expected an (n, d) array, got " + std::to_string(given.ndim()) + " dimension(s)");
+        m_array = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(given);
+        if (!m_array)
+            throw error(what + ": cannot copy " + std::to_string(given.shape(0)) + " x " +
+                        std::to_string(given.shape(1)) + " values as float64 (not enough memory)");
         m_rows = static_cast<std::size_t>(m_array.shape(0));
         const auto cols = static_cast<std::size_t>(m_array.shape(1));
         if (m_dim != 0 && cols != m_dim)

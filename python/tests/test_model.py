@@ -115,6 +115,23 @@ def test_errors_raise_ncp_error_with_the_message(trained, fast, workdir):
         ncp.Predictor(SEG_CFG).query(bad)
     with pytest.raises(ncp.Error, match="3 codes but 2 metric values"):
         ncp.Predictor(SEG_CFG, fast).fit(np.full((3, 27), 64.0), [70.0, 71.0])
+    # Bad input found by a sweep of the package: each one error naming the argument, no silent result.
+    with pytest.raises(ncp.Error, match=r"benchmark 'seg' record 0: .*invalid code"):
+        ncp.Predictor(SEG_CFG, fast).fit(np.zeros((20, 27)), np.arange(20.0))
+    with pytest.raises(ncp.Error, match="codes: expected real numbers, got an array of complex128"):
+        model.predict(np.full((1, 27), 64.0) + 5j)
+    huge = np.full((1, 27), 64.0)
+    huge[0, 5] = 1e39
+    with pytest.raises(ncp.Error, match=r"predictor: code 0, value 5 \(.*\) is out of the model's range"):
+        model.predict(huge)
+    with pytest.raises(TypeError, match="data: expected an ncp.Benchmark"):
+        ncp.train(SEG_CFG, fast, data="x.bin")
+    with pytest.raises(TypeError, match="overrides: expected a dict"):
+        ncp.train(SEG_CFG, [("optimization.epoch", 2)])
+    with pytest.raises(TypeError, match=r"overrides\['optimization.epoch'\]: a bytes cannot be written as YAML"):
+        ncp.train(SEG_CFG, {**fast, "optimization.epoch": b"2"})
+    with pytest.raises(ncp.Error, match="not a regular file"):
+        ncp.load_model(workdir)
 
 
 def test_predict_releases_the_gil(trained):

@@ -81,6 +81,16 @@ def test_errors_raise_ncp_error_with_the_message(models, editing):
         ncp.search(SEG_CFG, [], editing)
     with pytest.raises(TypeError, match="expected ncp.Model"):
         ncp.search(SEG_CFG, [best, "best.ckpt"], editing)
+    with pytest.raises(TypeError, match="models: expected ncp.Model, a list of them or a dict of them, got NoneType"):
+        ncp.search(SEG_CFG, None, editing)
+    with pytest.raises(ncp.Error, match="starts: expected a list of codes, not one string"):
+        ncp.search(SEG_CFG, best, editing, starts=ALL_64)
+    with pytest.raises(ncp.Error, match=r"starts\[0\]: "):
+        ncp.search(SEG_CFG, best, editing, starts=[[1.0, 2.0, 3.0]])
+    with pytest.raises(TypeError, match="weights: expected a dict"):
+        ncp.search(SEG_CFG, best, editing, weights=[1, 2])
+    with pytest.raises(TypeError, match=r"weights\['seg'\]: expected a number, got str"):
+        ncp.search(SEG_CFG, best, editing, weights={"seg": "abc"})
 
 
 def test_ask_proposes_what_ncp_ask_proposes(synthetic, workdir):
@@ -105,6 +115,14 @@ def test_ask_proposes_what_ncp_ask_proposes(synthetic, workdir):
         return [{"code": f[0], **{k: (float(v) if v else None) for k, v in zip(header[1:], f[1:])}}
                 for f in (line.split(",") for line in lines[1:])]
 
+    with pytest.raises(TypeError, match="n: expected a whole number, got float"):
+        ncp.ask(SEG_CFG, [], [], 2.7, overrides=quick)
+    with pytest.raises(TypeError, match="seed: expected a whole number, got str"):
+        ncp.ask(SEG_CFG, [], [], 2, seed="3", overrides=quick)
+    with pytest.raises(TypeError, match="known_metrics: expected a"):
+        ncp.ask(SEG_CFG, codes[:2], None, 2, overrides=quick)
+    with pytest.raises(ncp.Error, match=r"ask: 1000000000000 proposals need about .* \(fewer proposals \(--n\)\)"):
+        ncp.ask(SEG_CFG, [], [], 10**12, overrides=quick)
     nothing = ncp.ask(SEG_CFG, [], [], 5, seed=7, overrides=quick)
     assert nothing == program(workdir / "p0.csv", workdir / "none.csv")
     assert all(p["predicted_mIoU"] is None for p in nothing)

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "ncp/io/atomic.hpp"
 #include "test_support.hpp"
 
@@ -61,16 +63,37 @@ TEST_CASE("unwritable targets are errors naming the target") {
     CHECK(entries(dir.path()) == 1);
 }
 
-TEST_CASE("output_folder creates missing folders and refuses what cannot hold files") {
+TEST_CASE("a link is written through; a pipe or device is refused, not replaced by a file") {
     const ncp::test::scratch_dir dir("atomic");
-    ncp::io::output_folder(dir / "a" / "b");
+    ncp::io::atomic_write(dir / "real.txt", "old");
+    std::filesystem::create_symlink("real.txt", dir / "link.txt");
+    ncp::io::atomic_write(dir / "link.txt", "new");
+    CHECK(std::filesystem::is_symlink(dir / "link.txt"));
+    CHECK(slurp(dir / "real.txt") == "new");
+    REQUIRE(::mkfifo((dir / "pipe").c_str(), 0600) == 0);
+    const auto pipe = (dir / "pipe").string();
+    CHECK_THROWS_WITH_AS(ncp::io::atomic_write(pipe, "x"), (pipe + ": not a regular file (ncp writes files only: a "
+                                                                   "folder, device or pipe is left as it is)").c_str(),
+                         ncp::error);
+    CHECK(std::filesystem::is_fifo(dir / "pipe"));
+    CHECK(entries(dir.path()) == 3);
+}
+
+TEST_CASE("check_output_folder refuses what cannot hold files and creates nothing; make_output_folder creates") {
+    const ncp::test::scratch_dir dir("atomic");
+    ncp::io::check_output_folder(dir / "a" / "b");  // can become a folder
+    CHECK_FALSE(std::filesystem::exists(dir / "a"));
+    ncp::io::make_output_folder(dir / "a" / "b");
     CHECK(std::filesystem::is_directory(dir / "a" / "b"));
-    ncp::io::output_folder(dir / "a" / "b");  // an existing folder is fine
+    ncp::io::check_output_folder(dir / "a" / "b");
     std::ofstream(dir / "plain") << "x";
     const auto under_file = (dir / "plain" / "out").string();
-    CHECK_THROWS_WITH_AS(ncp::io::output_folder(under_file),
-                         doctest::Contains((under_file + ": cannot create the output folder").c_str()), ncp::error);
-    CHECK_THROWS_WITH_AS(ncp::io::output_folder(dir / "plain"), doctest::Contains("plain"), ncp::error);
+    CHECK_THROWS_WITH_AS(ncp::io::check_output_folder(under_file),
+                         (under_file + ": cannot create the output folder (" + (dir / "plain").string() +
+                          " is not a folder)").c_str(),
+                         ncp::error);
+    CHECK_THROWS_WITH_AS(ncp::io::make_output_folder(under_file),
+                         doctest::Contains((under_file + ": cannot create the output folder (").c_str()), ncp::error);
 }
 
 TEST_CASE("concurrent writers of one file leave one complete version") {

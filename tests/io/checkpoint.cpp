@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -112,4 +113,21 @@ TEST_CASE("layer sizes the stored tensors do not back are refused before the mod
         ncp::error);
     r.shared_layer = std::int64_t{1} << 40;  // a damaged field: the model would take terabytes
     CHECK_THROWS_WITH_AS(ncp::io::make_predictor(r, "s.ckpt"), doctest::Contains("separated) need "), ncp::error);
+}
+
+TEST_CASE("weights that are not finite, or a negative running variance, are refused on save and load") {
+    const ncp::test::scratch_dir dir("checkpoint-nan");
+    const auto path = dir / "model.ckpt";
+    auto r = sample();
+    r.parameters[0].values[3] = std::nanf("");
+    CHECK_THROWS_WITH_AS(ncp::io::save_checkpoint(path, r),
+                         (path.string() + ": inconsistent checkpoint: tensor 'trunk.1.weight' value 3 is nan (not "
+                                          "finite)").c_str(),
+                         ncp::error);
+    r = sample();
+    r.buffers = {{"trunk.0.running_var", 1, 2, {0.5f, -0.25f}}};
+    CHECK_THROWS_WITH_AS(ncp::io::save_checkpoint(path, r),
+                         doctest::Contains("'trunk.0.running_var' value 1 is -0.25 (a variance must be finite"),
+                         ncp::error);
+    CHECK_FALSE(std::filesystem::exists(path));
 }

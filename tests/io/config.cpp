@@ -125,7 +125,10 @@ TEST_CASE("bad config files are errors naming the file, the key and the line") {
     const auto twice = write_temp("twice.yaml", "optimization:\n  epoch: 2\n  batch_size: 64\n  epoch: 3\n");
     CHECK(error_of([&] { ncp::io::load_config(twice); }) ==
           twice.string() + ":4: key 'optimization.epoch' appears twice");
+    const auto dotted = write_temp("dotted.yaml", "optimization:\n  epoch: 2\noptimization.epoch: 3\n");
+    CHECK(error_of([&] { ncp::io::load_config(dotted); }) ==
+          dotted.string() + ":3: key 'optimization.epoch' appears twice");
     const auto folder = unknown.parent_path();
     CHECK(error_of([&] { ncp::io::load_config(folder); }) == folder.string() + ": is a folder, not a config file");
-    for (const auto& p : {unknown, typed, section, broken, bad_value, groups, twice}) fs::remove(p);
+    for (const auto& p : {unknown, typed, section, broken, bad_value, groups, twice, dotted}) fs::remove(p);
 }

@@ -114,6 +114,22 @@ TEST_CASE_TEMPLATE("heads in group order; predict() works in original units", P,
     CHECK_THROWS_AS(model.predict(std::vector<double>{1, 2, 3}), error);
 }
 
+TEST_CASE("predict() refuses codes that are NaN or beyond float's range once z-scored, naming code and value") {
+    nn::predictor_spec spec;
+    spec.input_dim = 4;
+    spec.metric_groups = {{"a"}};
+    spec.layer2_drop_ratio = {0.5};
+    nn::predictor<float> model(spec, predictor_stats_for(spec), 1);
+    std::vector<double> codes = {10, 11, 12, 13, 12, 9, 1e39, 11};  // finite as doubles, not as floats
+    CHECK_THROWS_WITH_AS(model.predict(codes), doctest::Contains("predictor: code 1, value 2 ("), error);
+    codes[6] = std::nan("");
+    CHECK_THROWS_WITH_AS(model.predict(codes), doctest::Contains("is out of the model's range"), error);
+    codes[6] = 15;
+    CHECK(model.predict(codes).size() == 2);
+    model.heads()[0].get<4>().weight().value.fill(3e38f);  // the last layer's sums overflow: no NaN handed back
+    CHECK_THROWS_WITH_AS(model.predict(codes), doctest::Contains(" is not finite (its values lie far outside"), error);
+}
+
 TEST_CASE("predict() cuts rows into even chunks of about predict_rows, none small") {
     using model = nn::predictor<float>;
     CHECK(model::chunk_count(1) == 1);

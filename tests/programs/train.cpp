@@ -252,8 +252,8 @@ TEST_CASE("bad input: config, data, checkpoints, codes") {
     r = run_cli({"train", "--cfg", cfg, "--data.path", (dir / "seg.bin").string(), "--log_dir",
                  (dir / "plain").string()});
     CHECK(r.status == 1);
-    CHECK(r.err == "ncp train: " + (dir / "plain" / "seg").string() +
-                       ": cannot create the output folder (Not a directory)\n");
+    CHECK(r.err == "ncp train: " + (dir / "plain" / "seg").string() + ": cannot create the output folder (" +
+                       (dir / "plain").string() + " is not a folder)\n");
     CHECK(run_cli({"predict", "--model", ckpt.string()}).status == 2);
 
     const auto damaged = dir / "damaged.ckpt";

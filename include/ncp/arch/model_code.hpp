@@ -86,6 +86,13 @@ inline index_t code_dim_of(std::string_view text) {
     return commas + 1 == nb201_code_size ? static_cast<index_t>(nb201_code_size) : static_cast<index_t>(code_size);
 }
 
+/// Throws ncp::error unless `values` are a valid code of their space, told by the length: 27 whole numbers within
+/// NAS-Bench-MR's rules (exact_code), 30 one-hot values (NAS-Bench-201). Codes of other lengths have no rules here.
+inline void check_code(std::span<const double> values) {
+    if (values.size() == nb201_code_size) (void)nb201_from_one_hot(values);
+    if (values.size() == code_size) (void)exact_code(values);
+}
+
 /// The canonical string form of a code given in original units, its space told by the length: 30 one-hot values
 /// give NAS-Bench-201's `|op~0|+...`, 27 whole numbers NAS-Bench-MR's `64_64-2_1_2_64-...`. Throws ncp::error for
 /// any other length or an invalid code.

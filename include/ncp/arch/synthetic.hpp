@@ -50,7 +50,7 @@ inline void validate(const synthetic_options& o) {
                     std::to_string(synthetic_max_records));
     // mIoU is in points (0..100): a larger sigma means nothing, and one near the double's range overflows.
     if (!(o.noise >= 0.0 && o.noise <= synthetic_max_noise))
-        throw error("synthetic noise = " + std::to_string(o.noise) + ": expected a number from 0 to " +
+        throw error("synthetic noise = " + number_text(o.noise) + ": expected a number from 0 to " +
                     std::to_string(static_cast<int>(synthetic_max_noise)));
 }
 

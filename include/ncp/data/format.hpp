@@ -267,9 +267,12 @@ inline benchmark load_benchmark_from_memory(std::span<const std::byte> bytes, st
 /// Reads a benchmark file written by scripts/convert_pkl.py or io::write_benchmark; errors name `path`.
 inline benchmark load_benchmark(const std::filesystem::path& path) {
     std::error_code ec;
-    const auto size = std::filesystem::file_size(path, ec);  // fails for folders and missing files
+    // Only a regular file has a size: a folder, a missing file or a pipe (whose opening would wait for a writer)
+    // is refused before it is opened.
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw error(path.string() + ": cannot open benchmark file (" + ec.message() + ")");
     std::ifstream in(path, std::ios::binary);
-    if (ec || !in) throw error(path.string() + ": cannot open benchmark file" + (ec ? " (" + ec.message() + ")" : ""));
+    if (!in) throw error(path.string() + ": cannot open benchmark file");
     std::vector<std::byte> bytes(size);
     if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)) ||
         in.peek() != std::ifstream::traits_type::eof())

@@ -4,7 +4,6 @@
 #include <array>
 #include <filesystem>
 #include <string>
-#include <system_error>
 
 #include "ncp/arch/code.hpp"
 #include "ncp/arch/graph.hpp"
@@ -22,7 +21,7 @@ inline std::array<std::filesystem::path, 2> write_network_files(const std::files
                                                                 const arch::convention& c = {}) {
     const std::string module = torch_module(k, c);
     const std::string json = network_json(k, c);
-    io::output_folder(dir);
+    io::make_output_folder(dir);
     const std::array<std::filesystem::path, 2> paths{dir / (name + ".py"), dir / (name + ".json")};
     io::atomic_write(paths[0], module);
     io::atomic_write(paths[1], json);

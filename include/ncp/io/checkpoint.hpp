@@ -7,6 +7,7 @@
 /// File layout (little-endian): "NCPMODEL" | u32 version | u64 payload bytes | payload | u32 CRC-32 of payload.
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -103,10 +104,17 @@ inline void check_record(const model_record& r, const std::string& source) {
     if (r.output_mean.size() != r.outputs() || r.output_std.size() != r.outputs())
         fail("output statistics do not match the metrics");
     for (const auto* list : {&r.parameters, &r.buffers})
-        for (const auto& t : *list)
+        for (const auto& t : *list) {
             if (t.rows < 0 || t.cols < 0 || t.values.size() != static_cast<std::size_t>(t.rows * t.cols))
                 fail("tensor '" + t.name + "' holds " + std::to_string(t.values.size()) + " values for " +
                      std::to_string(t.rows) + " x " + std::to_string(t.cols));
+            // A model of such weights predicts NaN for every code.
+            const bool variance = std::string_view(t.name).ends_with("running_var");
+            for (std::size_t i = 0; i < t.values.size(); ++i)
+                if (!std::isfinite(t.values[i]) || (variance && t.values[i] < 0))
+                    fail("tensor '" + t.name + "' value " + std::to_string(i) + " is " + number_text(t.values[i]) +
+                         (variance ? " (a variance must be finite and >= 0)" : " (not finite)"));
+        }
 }
 
 }  // namespace detail
@@ -177,7 +185,9 @@ inline void save_checkpoint(const std::filesystem::path& path, const model_recor
 /// Reads a checkpoint written by save_checkpoint; errors name `path`.
 inline model_record load_checkpoint(const std::filesystem::path& path) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) throw error(path.string() + ": no such checkpoint file");
+    if (!std::filesystem::exists(path, ec)) throw error(path.string() + ": no such checkpoint file");
+    if (!std::filesystem::is_regular_file(path, ec))
+        throw error(path.string() + ": not a regular file (a checkpoint is one: best_model.ckpt)");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw error(path.string() + ": cannot open checkpoint");
     std::ostringstream content;

@@ -281,14 +281,15 @@ void config_encode(YAML::Emitter& out, const std::vector<T>& v) {
     out << YAML::EndSeq;
 }
 
-/// Walks a YAML map, assigning every leaf to its field; any key not in the schema is an error.
+/// Walks a YAML map, assigning every leaf to its field; any key not in the schema is an error, and so is a key given
+/// twice (YAML would let the later one win silently), also when once nested and once dotted: `seen` holds the full
+/// keys met so far.
 inline void apply_config_node(run_config& cfg, const YAML::Node& node, const std::string& prefix,
-                              const std::string& source) {
+                              const std::string& source, std::set<std::string>& seen) {
     if (!node.IsMap()) {
         throw error(config_origin(source, node) + ": " + (prefix.empty() ? "the config" : "key '" + prefix + "'") +
                     " must be a mapping of keys");
     }
-    std::set<std::string> seen;  // YAML lets a later duplicate win silently: a config must say each key once
     for (const auto& item : node) {
         const std::string key = (prefix.empty() ? "" : prefix + ".") + item.first.as<std::string>();
         if (!seen.insert(key).second)
@@ -305,7 +306,7 @@ inline void apply_config_node(run_config& cfg, const YAML::Node& node, const std
         });
         if (known) continue;
         if (is_section && item.second.IsMap()) {
-            apply_config_node(cfg, item.second, key, source);
+            apply_config_node(cfg, item.second, key, source, seen);
             continue;
         }
         if (is_section) throw error(config_origin(source, item.second) + ": key '" + key + "' must be a section");
@@ -436,7 +437,8 @@ inline run_config load_config(const std::filesystem::path& file,
         throw error(file.string() + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg);
     }
     run_config cfg;
-    if (!root.IsNull()) detail::apply_config_node(cfg, root, "", file.string());
+    std::set<std::string> seen;
+    if (!root.IsNull()) detail::apply_config_node(cfg, root, "", file.string(), seen);
     apply_overrides(cfg, overrides);
     validate(cfg);
     return cfg;

@@ -186,15 +186,24 @@ public:
             worker& w = workers[static_cast<std::size_t>(rank)];
             const std::size_t first = c * n / chunks, rows = (c + 1) * n / chunks - first;
             w.z.resize(rows * d);
-            for (std::size_t i = 0; i < w.z.size(); ++i)
+            for (std::size_t i = 0; i < w.z.size(); ++i) {
                 w.z[i] = static_cast<T>(m_stats.code_z(i % d, codes[first * d + i]));
+                if (!std::isfinite(w.z[i]))  // NaN, or beyond T's range once z-scored: every output would be NaN
+                    throw error("predictor: code " + std::to_string(first + i / d) + ", value " +
+                                std::to_string(i % d) + " (" + number_text(codes[first * d + i]) +
+                                ") is out of the model's range");
+            }
             w.input.resize(static_cast<index_t>(rows), m_spec.input_dim);
             w.input.copy_from_host(w.z);
             w.tape.clear();
             const std::vector<T> raw = forward(w.tape.input(w.input)).value().to_host();
             double* dest = out.data() + first * o;
-            for (std::size_t i = 0; i < raw.size(); ++i)
+            for (std::size_t i = 0; i < raw.size(); ++i) {
                 dest[i] = m_stats.output_value(i % o, static_cast<double>(raw[i]));
+                if (!std::isfinite(dest[i]))
+                    throw error("predictor: the prediction for code " + std::to_string(first + i / o) +
+                                " is not finite (its values lie far outside the model's training data)");
+            }
         });
         return out;
     }

@@ -19,10 +19,12 @@ namespace ncp::parallel {
 /// Memory this process may still take, in bytes: Linux's MemAvailable, else the physical memory.
 inline double available_memory() {
     std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    double kib = 0;
-    while (meminfo >> key >> kib)
-        if (key == "MemAvailable:") return kib * 1024;
+    for (std::string line; std::getline(meminfo, line);) {  // "MemAvailable:   23154432 kB"
+        std::istringstream fields(line);
+        std::string key;
+        double kib = 0;
+        if (fields >> key >> kib && key == "MemAvailable:") return kib * 1024;
+    }
     return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
 }
 

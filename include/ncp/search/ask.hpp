@@ -114,6 +114,8 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
                                                          int threads, const ask_progress& progress = {}) {
     using code_type = typename Space::code_type;
     if (n == 0) throw error("ask: asked for no proposals");
+    parallel::require_memory(static_cast<double>(n) * (sizeof(proposal<code_type>) + 4 * sizeof(code_type)),
+                             "ask: " + std::to_string(n) + " proposals", "fewer proposals (--n)");
     if (threads < 1) throw error("ask: threads must be at least 1 (got " + std::to_string(threads) + ")");
     auto say = [&](const std::string& what) {
         if (progress) progress(what);
@@ -161,11 +163,20 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
     // when it would not fit: the members in training, and each trained member counted as much again.
     const auto& a = cfg.ask;
     const int team_size = std::min(threads, a.members);
-    parallel::require_memory(static_cast<double>(team_size + a.members) *
+    parallel::require_memory((static_cast<double>(team_size) + static_cast<double>(a.members)) *
                                  train::memory_estimate(detail::member_config(cfg, 1, table.size()), table),
                              "the ensemble's " + std::to_string(a.members) + " members (" +
                                  std::to_string(team_size) + " in training at a time)",
                              "fewer ask.members");
+    {  // and the search from at most start_known + random_starts codes
+        const std::size_t starts = std::min(static_cast<std::size_t>(a.start_known), known.size()) +
+                                   static_cast<std::size_t>(a.random_starts);
+        const auto outputs = static_cast<std::size_t>(table.metric_names.size());
+        const int iters = cfg.editing.iters;
+        editor<Space>::check_memory(
+            editor<Space>::memory_estimate(starts, iters, outputs, static_cast<std::size_t>(a.members), 1), starts,
+            iters, "fewer ask.random_starts, ask.start_known or editing.iters");
+    }
     std::vector<io::model_record> records(static_cast<std::size_t>(a.members));
     {
         parallel::thread_team team(team_size);
@@ -214,8 +225,6 @@ std::vector<proposal<typename Space::code_type>> propose(const io::run_config& c
                 const auto near = space.neighbours(s);
                 codes.insert(codes.end(), near.begin(), near.end());
             }
-        ed.check_memory(starts.size() + static_cast<std::size_t>(a.random_starts),
-                        "fewer ask.random_starts, ask.start_known or editing.iters");
         std::mt19937_64 gen(static_cast<std::uint64_t>(cfg.seed) ^ 0x61736b2d73746172ULL);
         for (int i = 0; i < a.random_starts; ++i) starts.push_back(space.random_code(gen));
         if (!starts.empty()) {

@@ -123,8 +123,8 @@ inline std::string ask_csv(const io::run_config& cfg, const io::results_table& k
 inline std::size_t run_ask(const io::run_config& cfg, const ask_request& req, const ask_progress& progress = {}) {
     const io::results_table known = io::read_results(req.known, ask_dim(cfg), true);
     // The output folders are said to be unusable before the ensemble trains, not after.
-    io::output_folder(req.out.parent_path());
-    if (req.export_dir) io::output_folder(*req.export_dir);
+    io::check_output_folder(req.out.parent_path());
+    if (req.export_dir) io::check_output_folder(*req.export_dir);
     std::optional<std::vector<std::vector<double>>> pool;
     if (req.pool) pool = detail::read_pool(*req.pool, ask_dim(cfg));
     io::atomic_write(req.out, ask_csv(cfg, known, req.known.string(), req.n, pool ? &*pool : nullptr, req.threads,

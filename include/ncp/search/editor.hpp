@@ -74,21 +74,30 @@ public:
 
     /// Bytes a search from `starts` codes holds at most: its trajectories and one candidate per record.
     double memory_estimate(std::size_t starts) const {
-        const std::size_t outputs = output_count(), models = m_models.size();
+        return memory_estimate(starts, m_opt.iters, output_count(), m_models.size(), m_tasks.size());
+    }
+    /// The same for a search of `iters` iterations over `tasks` tasks of `models` models with `outputs` outputs in
+    /// all, before the editor is built (ncp ask checks its starts before training the ensemble).
+    static double memory_estimate(std::size_t starts, int iters, std::size_t outputs, std::size_t models,
+                                  std::size_t tasks) {
         const std::size_t per_record = dim * sizeof(double) + outputs * sizeof(double) + sizeof(std::size_t) +
                                        sizeof(code_type) + sizeof(candidate<code_type>) +
-                                       (outputs + 2 * models + 2 * m_tasks.size()) * sizeof(double) +
-                                       sizeof(code_type) + 4 * sizeof(void*);
-        return static_cast<double>(starts) * (static_cast<double>(m_opt.iters) + 1) * static_cast<double>(per_record);
+                                       (outputs + 2 * models + 2 * tasks) * sizeof(double) + sizeof(code_type) +
+                                       4 * sizeof(void*);
+        return static_cast<double>(starts) * (static_cast<double>(iters) + 1) * static_cast<double>(per_record);
     }
 
     /// Throws, naming the estimate, the memory available and `advice`, when a search from `starts` codes would not
     /// fit.
     void check_memory(std::size_t starts, const std::string& advice = "fewer editing.starts or editing.iters") const {
-        parallel::require_memory(memory_estimate(starts),
+        check_memory(memory_estimate(starts), starts, m_opt.iters, advice);
+    }
+    /// Throws, naming `starts`, `iters`, the estimate `bytes`, the memory available and `advice`, when `bytes` do not
+    /// fit.
+    static void check_memory(double bytes, std::size_t starts, int iters, const std::string& advice) {
+        parallel::require_memory(bytes,
                                  "the search's records (" + std::to_string(starts) + " starts x " +
-                                     std::to_string(static_cast<std::int64_t>(m_opt.iters) + 1) +
-                                     " recorded iterations)",
+                                     std::to_string(static_cast<std::int64_t>(iters) + 1) + " recorded iterations)",
                                  advice);
     }
 

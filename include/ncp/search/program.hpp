@@ -179,11 +179,12 @@ summary run_in(const io::run_config& cfg, Space space, std::vector<loaded_task>&
     const std::size_t drawn = !run.starts.empty()      ? run.starts.size()
                               : e.start_file.empty() ? static_cast<std::size_t>(std::max(e.starts, 1))
                                                      : 1;
-    const std::size_t known = truths[0].table == nullptr ? 0 : truths[0].known.size();  // start_known takes at most
+    // editing.start_known takes at most every known record.
+    const std::size_t known = truths[0].table == nullptr ? 0 : truths[0].known.size();
     ed.check_memory(drawn + std::min(static_cast<std::size_t>(std::max(e.start_known, 0)), known));
     const auto starts = start_codes(cfg, ed.space(), truths[0], main_metric, run.starts);
     const std::filesystem::path dir = std::filesystem::path(cfg.log_dir) / title;
-    if (run.write) io::output_folder(dir);  // an unusable folder is said before the search, not after
+    if (run.write) io::check_output_folder(dir);  // an unusable folder is said before the search, not after
     const auto r = ed.run(starts, run.progress);
 
     const report<Space> rep{r, ed.space(), truths, title};

@@ -4,7 +4,6 @@
 /// visited architectures at a glance), each written atomically.
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -12,7 +11,6 @@
 #include <span>
 #include <sstream>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -22,12 +20,6 @@
 #include "ncp/search/editor.hpp"
 
 namespace ncp::search {
-
-/// Shortest text that reads back as the same double.
-inline std::string number_text(double v) {
-    char buffer[32];
-    return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, v).ptr);
-}
 
 /// Everything the writers need besides the result: the space, each task's stored results, and what to call things.
 template <class Space>
@@ -403,7 +395,7 @@ std::string results_svg(const report<Space>& rep) {
 /// atomically.
 template <class Space>
 void write_results(const std::filesystem::path& dir, const report<Space>& rep, const std::string& json) {
-    io::output_folder(dir);
+    io::make_output_folder(dir);
     io::atomic_write(dir / "ncp.json", json);
     io::atomic_write(dir / "ncp.csv", results_csv(rep));
     io::atomic_write(dir / "ncp.svg", results_svg(rep));

@@ -26,6 +26,7 @@
 #include <variant>
 #include <vector>
 
+#include "ncp/arch/model_code.hpp"
 #include "ncp/data/dataset.hpp"
 #include "ncp/data/format.hpp"
 #include "ncp/data/statistics.hpp"
@@ -213,8 +214,9 @@ inline nn::predictor_spec make_spec(const io::run_config& cfg, const data::bench
 
 /// Bytes train_predictor(cfg, b) holds, about: the model's parameters eight times (values, gradients, the
 /// optimiser's two moments, the row split's sums, the best and last records), a batch's activations and their
-/// gradients, the records z-scored. A double, so that absurd layer sizes do not overflow. Throws as train_predictor
-/// does for a network that does not fit b.
+/// gradients, the records z-scored. A double, so that absurd layer sizes do not overflow. Compared with the host's
+/// memory on every backend (on a device the activations live in its memory, which this does not check). Throws as
+/// train_predictor does for a network that does not fit b.
 inline double memory_estimate(const io::run_config& cfg, const data::benchmark& b) {
     const nn::predictor_spec spec = detail::make_spec(cfg, b);
     double row = 2 * static_cast<double>(spec.input_dim) + 6 * static_cast<double>(spec.shared_layer);
@@ -487,6 +489,13 @@ result train_predictor(const io::run_config& cfg, const data::benchmark& b, cons
     const auto start = clock::now();
     const auto& o = cfg.optimization;
     const nn::predictor_spec spec = detail::make_spec(cfg, b);
+    for (std::size_t r = 0; r < b.size(); ++r) {  // a predictor of invalid codes would be searched from them
+        try {
+            arch::check_code(std::span<const double>(&b.codes(r, 0), b.code_dim()));
+        } catch (const error& e) {
+            throw error("benchmark '" + b.setting + "' record " + std::to_string(r) + ": " + e.what());
+        }
+    }
     parallel::require_memory(memory_estimate(cfg, b),
                              "the training's buffers (" + std::to_string(spec.shared_layer) + " shared and " +
                                  std::to_string(spec.separated_layer) + " separated units, batches of " +
@@ -673,10 +682,10 @@ inline std::string split_json(const result& r) {
 }
 
 /// Writes best_model.ckpt, last_model.ckpt, metrics.json, split.json and train.log (`log`) into `dir`, each
-/// atomically; creates `dir` (io::output_folder).
+/// atomically; creates `dir`.
 inline void write_outputs(const result& r, const io::run_config& cfg, const std::filesystem::path& dir,
                           const std::string& log) {
-    io::output_folder(dir);
+    io::make_output_folder(dir);
     io::save_checkpoint(dir / "best_model.ckpt", r.best);
     io::save_checkpoint(dir / "last_model.ckpt", r.last);
     io::atomic_write(dir / "metrics.json", metrics_json(r, cfg));
