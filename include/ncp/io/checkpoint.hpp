@@ -13,7 +13,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <span>
 #include <sstream>
 #include <string>
@@ -247,13 +246,11 @@ nn::predictor<T, Backend> make_predictor(const model_record& r, const std::strin
     // Before the model is built: layer sizes the stored tensors do not back (a damaged file) would allocate for them.
     double stored = 0;
     for (const auto& t : r.parameters) stored += static_cast<double>(t.values.size());
-    if (spec.parameters() != stored) {
-        std::ostringstream text;
-        text << source << ": the layer sizes (" << spec.input_dim << " inputs, " << spec.shared_layer << " shared, "
-             << spec.separated_layer << " separated) need " << std::setprecision(15) << spec.parameters()
-             << " parameters, the checkpoint holds " << stored;
-        throw error(text.str());
-    }
+    if (spec.parameters() != stored)
+        throw error(source + ": the layer sizes (" + std::to_string(spec.input_dim) + " inputs, " +
+                    std::to_string(spec.shared_layer) + " shared, " + std::to_string(spec.separated_layer) +
+                    " separated) need " + number_text(spec.parameters()) + " parameters, the checkpoint holds " +
+                    number_text(stored));
     nn::predictor<T, Backend> model(spec, {r.input_mean, r.input_std, r.output_mean, r.output_std}, 0);
     auto load = [&](const std::vector<named_tensor>& list, std::size_t& next, const std::string& name,
                     Tensor<T, Backend>& into) {
