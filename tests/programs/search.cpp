@@ -291,6 +291,16 @@ TEST_CASE("bad input: models that do not fit, starts out of bounds, unknown task
     r = run_cli(with({"--editing.per_step_increase", "0"}));
     CHECK(r.status == 1);
     CHECK(contains(r.err, "editing.per_step_increase must be positive"));
+    // Unusable output folders are said before the search: nothing is written.
+    std::ofstream(dir / "plain") << "x";
+    r = run_cli(with({"--export", (dir / "plain" / "net").string()}));
+    CHECK(r.err == "ncp search: " + (dir / "plain" / "net").string() + ": cannot create the output folder (" +
+                       (dir / "plain").string() + " is not a folder)\n");
+    CHECK(r.out.empty());
+    r = run_cli({"search", "--cfg", seg_cfg, "--log_dir", (dir / "plain").string(), "--model", ckpt.string()});
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "plain is not a folder)"));
+    CHECK(r.out.empty());  // no summary: the search did not run
     CHECK(run_cli({"search"}).status == 2);
     CHECK(run_cli({"search", "--cfg", seg_cfg, "--model", "seg="}).status == 2);
     CHECK(run_cli(with({"--threads", "0"})).status == 2);
