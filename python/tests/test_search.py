@@ -87,6 +87,8 @@ def test_errors_raise_ncp_error_with_the_message(models, editing):
         ncp.search(SEG_CFG, best, editing, starts=ALL_64)
     with pytest.raises(ncp.Error, match=r"starts\[0\]: "):
         ncp.search(SEG_CFG, best, editing, starts=[[1.0, 2.0, 3.0]])
+    with pytest.raises(ncp.Error, match="made code values that are not finite .* lower editing.lr, editing.alpha"):
+        ncp.search(SEG_CFG, best, {**editing, "editing.alpha": 1e308})
     with pytest.raises(TypeError, match="weights: expected a dict"):
         ncp.search(SEG_CFG, best, editing, weights=[1, 2])
     with pytest.raises(TypeError, match=r"weights\['seg'\]: expected a number, got str"):

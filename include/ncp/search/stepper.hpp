@@ -11,12 +11,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "ncp/autograd/ops.hpp"
@@ -113,7 +115,14 @@ private:
             if (it > 0) {
                 w.host.resize(size);
                 w.x.value.copy_to_host(w.host);
-                for (std::size_t j = 0; j < size; ++j) cont[j] = m_z.from_z(j % dim, static_cast<double>(w.host[j]));
+                for (std::size_t j = 0; j < size; ++j) {
+                    cont[j] = m_z.from_z(j % dim, static_cast<double>(w.host[j]));
+                    if (!std::isfinite(cont[j]))  // said by the settings that overflow, not by the code it broke
+                        throw error("search: iteration " + std::to_string(it) +
+                                    " made code values that are not finite (the step's terms overflow: lower "
+                                    "editing.lr, editing.alpha, editing.per_step_increase or "
+                                    "editing.per_flops_decrease)");
+                }
             }
             for (std::size_t b = 0; b < count; ++b) {
                 const std::size_t at = r.at(begin + b, it);
